@@ -1,0 +1,64 @@
+package inventory
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Host is one machine of the inventory with its settings merged in order of
+// precedence: defaults < groups (in the host's group order, parents before
+// children) < host.
+type Host struct {
+	Name string
+	// Address is what the transport dials; it defaults to Name.
+	Address string
+	Port    int    // default 22
+	User    string // default: the user running tend
+	// IdentityFiles are private key files tried in order; "~" is expanded.
+	IdentityFiles []string
+	// UseAgent lets the SSH transport use the keys of $SSH_AUTH_SOCK.
+	UseAgent bool
+	// KnownHosts is the known_hosts file host keys are checked against
+	// (default ~/.ssh/known_hosts).
+	KnownHosts string
+	// Become runs commands through `sudo -n -u BecomeUser`.
+	Become     bool
+	BecomeUser string // default root
+	// Jump is the bastion to connect through, or nil.
+	Jump           *Jump
+	ConnectTimeout time.Duration // default 10s
+
+	// Groups lists every group the host is in, ancestors included, in
+	// precedence order (lowest first).
+	Groups []string
+	// Vars is an object of the host's merged variables.
+	Vars cty.Value
+
+	// DeclRange is where the host block is; diagnostics about a host point
+	// there.
+	DeclRange hcl.Range
+}
+
+// Jump is a bastion host: the SSH transport connects to it first and tunnels
+// the connection to the target through it.
+type Jump struct {
+	Address       string
+	Port          int
+	User          string
+	IdentityFiles []string
+	UseAgent      bool
+	KnownHosts    string
+}
+
+// InGroup reports whether h is a member of group, directly or through a
+// child group.
+func (h *Host) InGroup(group string) bool {
+	for _, g := range h.Groups {
+		if g == group {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,80 @@
+package resources
+
+// Action is what a Change does to a resource. It prints as Terraform's
+// symbols: "+" create, "~" update, "-" delete.
+type Action int
+
+const (
+	NoOp Action = iota
+	Create
+	Update
+	Delete
+)
+
+// Symbol returns the one-character plan symbol of a.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	}
+	return " "
+}
+
+func (a Action) String() string {
+	switch a {
+	case Create:
+		return "create"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	}
+	return "no-op"
+}
+
+// Change is the difference between a resource's desired and observed state.
+// It is what plans print and what Apply carries out.
+type Change struct {
+	Addr   Addr
+	Action Action
+	// Attrs lists the attributes that differ (for Create: every attribute
+	// that is set), in a fixed order.
+	Attrs []AttrChange
+	// Content is set when a file's content differs.
+	Content *ContentChange
+}
+
+// AttrChange is one attribute's before and after, already formatted for
+// display. Before is "" for a created resource, After "" for a deleted one.
+type AttrChange struct {
+	Name      string
+	Before    string
+	After     string
+	Sensitive bool // both values are redacted when printed
+}
+
+// ContentChange describes a file's content change. Before is filled in by the
+// engine's content fetch (a second, batched remote execution) only when the
+// plan is to show a diff: not for sensitive or binary files, nor for files
+// larger than the fetch limit.
+type ContentChange struct {
+	Path       string
+	BeforeSize int64 // -1: the file does not exist
+	AfterSize  int64
+	BeforeHash string // hex sha256, "" when absent
+	AfterHash  string
+	After      []byte
+	Before     []byte
+	// BeforeKnown is true once Before holds the host's content.
+	BeforeKnown bool
+	Sensitive   bool
+	// Binary is true when either side is not valid UTF-8 text or holds NUL.
+	Binary bool
+}
+
+// Changed reports whether c changes anything.
+func (c *Change) Changed() bool { return c != nil && c.Action != NoOp }

@@ -1,0 +1,253 @@
+package resources
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"path"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tendhq/tend/inventory"
+)
+
+func init() {
+	Register(&Kind{
+		Name: "file",
+		Attributes: []hcl.AttributeSchema{
+			{Name: "path"},
+			{Name: "content"},
+			{Name: "source"},
+			{Name: "mode"},
+			{Name: "owner"},
+			{Name: "group"},
+			{Name: "state"},
+			{Name: "sensitive"},
+		},
+		New: newFile,
+	})
+}
+
+// File manages a regular file: its content (given inline, from a template,
+// or from a file of the repository), mode and ownership; or its absence.
+type File struct {
+	name    string
+	path    string
+	present bool
+	// content is nil when the content is not managed: a missing file is
+	// created empty and an existing one keeps its bytes.
+	content   []byte
+	sensitive bool
+	perms     perms
+}
+
+var _ Resource = (*File)(nil)
+
+const defaultFileMode fs.FileMode = 0o644
+
+func newFile(b *Block) (Resource, hcl.Diagnostics) {
+	d := &decoder{b: b}
+	f := &File{name: b.Name}
+	f.path = d.path()
+	f.present = d.state()
+	f.perms.decode(d)
+	f.sensitive = d.boolean("sensitive", false) || d.sensitive("content") || d.sensitive("source")
+	switch {
+	case d.has("content") && d.has("source"):
+		d.errorf(d.rangeOf("source"), "Conflicting attributes",
+			"A file takes content or source, not both.")
+	case d.has("content"):
+		f.content = []byte(d.str("content", ""))
+	case d.has("source"):
+		src := d.str("source", "")
+		p := path.Join(b.Dir, src)
+		if !fs.ValidPath(p) || path.IsAbs(src) {
+			d.errorf(d.rangeOf("source"), "Invalid source",
+				"The source %q must be a relative path inside the spec directory.", src)
+			break
+		}
+		data, err := fs.ReadFile(b.Files, p)
+		if err != nil {
+			d.errorf(d.rangeOf("source"), "Cannot read source",
+				"The source file %q cannot be read: %v.", src, err)
+			break
+		}
+		f.content = data
+	}
+	if !f.present && (f.content != nil || f.perms.hasMode || f.perms.owner != "" || f.perms.group != "") {
+		d.errorf(d.rangeOf("state"), "Conflicting attributes",
+			"A file with state = \"absent\" takes no content, source, mode, owner or group.")
+	}
+	return f, d.diags
+}
+
+// Addr returns file[name].
+func (f *File) Addr() Addr { return Addr{Kind: "file", Name: f.name} }
+
+// Path returns the managed path.
+func (f *File) Path() string { return f.path }
+
+// Observe asks for the path's state and hash, and the ids of its accounts.
+func (f *File) Observe(p *Probe) {
+	p.Path(f.path, f.content != nil)
+	f.perms.observe(p)
+}
+
+// Diff compares the desired file with the observed path.
+func (f *File) Diff(o *Observed) (*Change, error) {
+	c := &Change{Addr: f.Addr()}
+	s, err := o.Path(f.path)
+	if err != nil {
+		return nil, err
+	}
+	if !f.present {
+		if !s.Exists {
+			return c, nil
+		}
+		if s.Type == TypeDir {
+			return nil, fmt.Errorf("%s is a directory, not a file: remove it with a directory resource", f.path)
+		}
+		c.Action = Delete
+		return c, nil
+	}
+	if !s.Exists {
+		c.Action = Create
+		c.Content = f.contentChange(s)
+		c.Attrs = f.perms.created(defaultFileMode)
+		return c, nil
+	}
+	switch s.Type {
+	case TypeDir:
+		return nil, fmt.Errorf("%s is a directory: it is not replaced by a file", f.path)
+	case TypeOther:
+		return nil, fmt.Errorf("%s is a special file: it is not replaced by a file", f.path)
+	case TypeSymlink:
+		c.Action = Update
+		c.Attrs = append([]AttrChange{{Name: "type", Before: q("symlink"), After: q("file")}}, f.perms.created(defaultFileMode)...)
+		c.Content = f.contentChange(s)
+		return c, nil
+	}
+	if f.content != nil && s.SHA256 != hashOf(f.content) {
+		c.Content = f.contentChange(s)
+	}
+	c.Attrs = f.perms.diff(s)
+	if c.Content != nil || len(c.Attrs) > 0 {
+		c.Action = Update
+	}
+	return c, nil
+}
+
+func hashOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (f *File) contentChange(s *PathState) *ContentChange {
+	content := f.content
+	if content == nil {
+		content = []byte{}
+	}
+	cc := &ContentChange{
+		Path:       f.path,
+		BeforeSize: -1,
+		AfterSize:  int64(len(content)),
+		AfterHash:  hashOf(content),
+		After:      content,
+		Sensitive:  f.sensitive,
+		Binary:     isBinary(content),
+	}
+	if s.Exists && s.Type == TypeFile {
+		cc.BeforeSize = s.Size
+		cc.BeforeHash = s.SHA256
+	} else {
+		cc.BeforeKnown = true // nothing before: the diff is all additions
+	}
+	return cc
+}
+
+// isBinary reports whether b is not text a diff can show.
+func isBinary(b []byte) bool {
+	return bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b)
+}
+
+// Apply writes the file to a temporary file in the target directory, sets
+// its mode and ownership, and renames it into place, so that a reader sees
+// the old file or the new one, never half of one. Mode and ownership changes
+// alone are made in place.
+func (f *File) Apply(ctx context.Context, t *Target, c *Change) error {
+	fsys, err := t.Transport.FS(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := t.Observed.Path(f.path)
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.Action == Delete:
+		if err := fsys.Remove(f.path); err != nil {
+			return fmt.Errorf("remove %s: %w", f.path, err)
+		}
+		return nil
+	case c.Content != nil:
+		return f.write(ctx, t, fsys, s)
+	default:
+		return f.perms.fix(ctx, t, fsys, f.path, s)
+	}
+}
+
+func (f *File) write(ctx context.Context, t *Target, fsys inventory.FileSystem, s *PathState) error {
+	mode := defaultFileMode
+	keepUID, keepGID := -1, -1
+	if s.Exists && s.Type == TypeFile {
+		// A new inode replaces the file: keep what is not managed.
+		mode, keepUID, keepGID = modeBits(s.Mode), s.UID, s.GID
+	}
+	if f.perms.hasMode {
+		mode = f.perms.mode
+	}
+	tmp := tempName(f.path)
+	w, err := fsys.CreateExclusive(tmp, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	content := f.content
+	if content == nil {
+		content = []byte{}
+	}
+	_, werr := w.Write(content)
+	if cerr := w.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = f.perms.chown(ctx, t, fsys, tmp, keepUID, keepGID)
+	}
+	if werr == nil {
+		if err := fsys.Chmod(tmp, mode); err != nil {
+			werr = fmt.Errorf("chmod %s: %w", tmp, err)
+		}
+	}
+	if werr == nil {
+		if err := fsys.Rename(tmp, f.path); err != nil {
+			werr = fmt.Errorf("rename %s to %s: %w", tmp, f.path, err)
+		}
+	}
+	if werr != nil {
+		_ = fsys.Remove(tmp)
+		return fmt.Errorf("write %s: %w", f.path, werr)
+	}
+	return nil
+}
+
+// tempName returns a hidden, unique name in the directory of p.
+func tempName(p string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	dir, base := path.Split(p)
+	return dir + "." + base + ".tend-" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,109 @@
+package resources
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"go.uber.org/zap"
+
+	"github.com/tendhq/tend/inventory"
+)
+
+// Addr names a resource in a host's graph. It prints as kind[name], because
+// names hold paths and dots: file[/etc/motd].
+type Addr struct {
+	Kind string
+	Name string
+}
+
+func (a Addr) String() string { return a.Kind + "[" + a.Name + "]" }
+
+// Resource is one desired piece of a host's state. Its lifecycle in a run:
+//
+//  1. Observe is called once, before the host is contacted, to say what the
+//     batched probe must look at. It must not do I/O.
+//  2. Diff is called with the probe's reply. It is pure: no I/O, the same
+//     inputs give the same Change. A query the probe could not answer is an
+//     error, never "absent".
+//  3. Apply is called only for a Change whose Action is not NoOp, after every
+//     resource it depends on applied. It may change the host through t and
+//     must leave the host either converged or as it was (atomic renames).
+//  4. After apply the engine probes again and calls Diff: anything but NoOp
+//     is reported as "did not converge".
+type Resource interface {
+	Addr() Addr
+	Observe(p *Probe)
+	Diff(o *Observed) (*Change, error)
+	Apply(ctx context.Context, t *Target, c *Change) error
+}
+
+// Target is what Apply may use to change a host.
+type Target struct {
+	Host      *inventory.Host
+	Transport inventory.Transport
+	// Observed is the probe reply the Change was computed from.
+	Observed *Observed
+	Log      *zap.Logger
+}
+
+// Attr is one evaluated attribute of a resource block, with where it was
+// written so that kinds can point at it in diagnostics.
+type Attr struct {
+	Value cty.Value // unmarked
+	Range hcl.Range
+	// Sensitive is true when the value came from a sensitive source
+	// (a sensitive variable, a secret) or the block says sensitive = true.
+	Sensitive bool
+}
+
+// Block is an evaluated resource block as a kind sees it.
+type Block struct {
+	Kind      string
+	Name      string
+	DeclRange hcl.Range // the block header
+	LabelRange hcl.Range
+	Attrs     map[string]*Attr // only the attributes that were set
+	// Files is the spec file system and Dir the directory in it of the file
+	// the block is in; a file resource's source is read relative to Dir.
+	Files fs.FS
+	Dir   string
+}
+
+// Kind describes one resource kind: its schema and how to build a Resource
+// from an evaluated block.
+type Kind struct {
+	Name string
+	// Attributes lists the attributes the kind accepts (meta-arguments such
+	// as depends_on are handled by the loader and must not be listed).
+	Attributes []hcl.AttributeSchema
+	// New validates b and builds the resource. Diagnostics point at the
+	// offending attribute's range.
+	New func(b *Block) (Resource, hcl.Diagnostics)
+}
+
+var kinds = map[string]*Kind{}
+
+// Register adds a kind to the registry; kinds register themselves in init.
+func Register(k *Kind) {
+	if _, dup := kinds[k.Name]; dup {
+		panic(fmt.Sprintf("resource kind %q registered twice", k.Name))
+	}
+	kinds[k.Name] = k
+}
+
+// Lookup returns the kind called name, or nil.
+func Lookup(name string) *Kind { return kinds[name] }
+
+// Kinds returns the names of all kinds, sorted.
+func Kinds() []string {
+	names := make([]string, 0, len(kinds))
+	for n := range kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
