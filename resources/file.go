@@ -132,7 +132,7 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 		c.Content = f.contentChange(s)
 		return c, nil
 	}
-	if f.content != nil && s.SHA256 != hashOf(f.content) {
+	if f.content != nil && s.SHA256 != HashOf(f.content) {
 		c.Content = f.contentChange(s)
 	}
 	c.Attrs = f.perms.diff(s)
@@ -142,7 +142,8 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 	return c, nil
 }
 
-func hashOf(b []byte) string {
+// HashOf returns the hex sha256 of b, as the probe reports it.
+func HashOf(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
@@ -156,10 +157,10 @@ func (f *File) contentChange(s *PathState) *ContentChange {
 		Path:       f.path,
 		BeforeSize: -1,
 		AfterSize:  int64(len(content)),
-		AfterHash:  hashOf(content),
+		AfterHash:  HashOf(content),
 		After:      content,
 		Sensitive:  f.sensitive,
-		Binary:     isBinary(content),
+		Binary:     IsBinary(content),
 	}
 	if s.Exists && s.Type == TypeFile {
 		cc.BeforeSize = s.Size
@@ -170,8 +171,8 @@ func (f *File) contentChange(s *PathState) *ContentChange {
 	return cc
 }
 
-// isBinary reports whether b is not text a diff can show.
-func isBinary(b []byte) bool {
+// IsBinary reports whether b is not text a diff can show.
+func IsBinary(b []byte) bool {
 	return bytes.IndexByte(b, 0) >= 0 || !utf8.Valid(b)
 }
 

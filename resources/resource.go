@@ -62,11 +62,11 @@ type Attr struct {
 
 // Block is an evaluated resource block as a kind sees it.
 type Block struct {
-	Kind      string
-	Name      string
-	DeclRange hcl.Range // the block header
+	Kind       string
+	Name       string
+	DeclRange  hcl.Range // the block header
 	LabelRange hcl.Range
-	Attrs     map[string]*Attr // only the attributes that were set
+	Attrs      map[string]*Attr // only the attributes that were set
 	// Files is the spec file system and Dir the directory in it of the file
 	// the block is in; a file resource's source is read relative to Dir.
 	Files fs.FS

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+	"github.com/zclconf/go-cty/cty"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/tendhq/tend/engine"
+	"github.com/tendhq/tend/engine/config"
+	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/inventory/local"
+	"github.com/tendhq/tend/inventory/ssh"
+)
+
+// globalFlags are the flags of every command.
+type globalFlags struct {
+	logLevel  string
+	logFormat string
+}
+
+func (g *globalFlags) logger(w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(g.logLevel)
+	if err != nil {
+		return nil, &exitError{code: 1, err: fmt.Errorf("--log-level: %w", err)}
+	}
+	var enc zapcore.Encoder
+	switch g.logFormat {
+	case "console":
+		cfg := zap.NewDevelopmentEncoderConfig()
+		enc = zapcore.NewConsoleEncoder(cfg)
+	case "json":
+		enc = zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	default:
+		return nil, &exitError{code: 1, err: fmt.Errorf("--log-format must be console or json, not %q", g.logFormat)}
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)), nil
+}
+
+// runFlags are the flags of validate, plan and apply.
+type runFlags struct {
+	inventory string
+	limit     []string
+	parallel  int
+	local     bool
+	vars      []string
+	varFiles  []string
+	tofu      bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVarP(&f.inventory, "inventory", "i", "", "inventory file or directory (HCL)")
+	fl.StringSliceVar(&f.limit, "limit", nil, "only these hosts: names, globs, group:NAME, host:NAME (comma-separated or repeated)")
+	fl.IntVar(&f.parallel, "parallel", 20, "hosts handled at once")
+	fl.BoolVar(&f.local, "local", false, "converge this machine through the local transport instead of SSH")
+	fl.StringArrayVar(&f.vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
+	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	fl.BoolVar(&f.tofu, "trust-on-first-use", false, "accept and record the host keys of hosts not in known_hosts (a changed key is always refused)")
+}
+
+// loaded is what validate, plan and apply start from.
+type loaded struct {
+	cfg   *config.Config
+	inv   *inventory.Inventory
+	hosts []*inventory.Host
+	vars  map[string]cty.Value
+	files map[string]*hcl.File
+	diags hcl.Diagnostics
+}
+
+// load reads the specs, variables and inventory. It returns every problem as
+// diagnostics; hosts are selected only when the inventory loaded.
+func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
+	l := &loaded{files: map[string]*hcl.File{}, vars: map[string]cty.Value{}}
+	cfg, diags := config.Load(os.DirFS(specDir), ".")
+	l.cfg = cfg
+	l.diags = append(l.diags, diags...)
+	if cfg != nil {
+		for k, v := range cfg.Files() {
+			l.files[k] = v
+		}
+	}
+	for _, vf := range f.varFiles {
+		vals, ds := config.LoadVarFile(vf)
+		l.diags = append(l.diags, ds...)
+		for k, v := range vals {
+			l.vars[k] = v
+		}
+	}
+	if cfg != nil {
+		for _, a := range f.vars {
+			name, v, ds := config.ParseVar(cfg, a)
+			l.diags = append(l.diags, ds...)
+			if !ds.HasErrors() {
+				l.vars[name] = v
+			}
+		}
+	}
+	switch {
+	case f.inventory != "":
+		inv, ds := inventory.Load(f.inventory)
+		l.inv = inv
+		l.diags = append(l.diags, ds...)
+		if inv != nil {
+			for k, v := range inv.Files() {
+				l.files[k] = v
+			}
+		}
+		if ds.HasErrors() || inv == nil {
+			return l, nil
+		}
+		hosts, err := inv.Select(f.limit)
+		if err != nil {
+			return nil, &exitError{code: 1, err: err}
+		}
+		l.hosts = hosts
+		if f.local && len(hosts) != 1 {
+			return nil, &exitError{code: 1, err: fmt.Errorf("--local converges this machine as one host, but %d hosts are selected: pick one with --limit", len(hosts))}
+		}
+	case f.local:
+		l.hosts = []*inventory.Host{localHost()}
+	case needHosts:
+		return nil, &exitError{code: 1, err: fmt.Errorf("no inventory: give one with -i FILE, or use --local to converge this machine")}
+	}
+	return l, nil
+}
+
+// localHost is the host --local stands for when there is no inventory.
+func localHost() *inventory.Host {
+	name, err := os.Hostname()
+	if err != nil || name == "" {
+		name = "localhost"
+	}
+	return &inventory.Host{Name: name, Address: "localhost", Vars: cty.EmptyObjectVal, BecomeUser: "root"}
+}
+
+// printDiags writes diagnostics with source snippets to w.
+func printDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
+	if len(diags) == 0 {
+		return
+	}
+	dw := hcl.NewDiagnosticTextWriter(w, files, 100, isTerminal(w))
+	_ = dw.WriteDiagnostics(diags)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
+
+// dialer returns how hosts are reached.
+func (f *runFlags) dialer(log *zap.Logger) engine.DialFunc {
+	if f.local {
+		return func(ctx context.Context, h *inventory.Host) (inventory.Transport, error) {
+			return local.New(local.Options{Host: h, Log: log}), nil
+		}
+	}
+	return func(ctx context.Context, h *inventory.Host) (inventory.Transport, error) {
+		return ssh.Dial(ctx, h, ssh.Options{TrustOnFirstUse: f.tofu, Log: log})
+	}
+}

@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tendhq/tend/engine/config"
+	"github.com/tendhq/tend/engine/graph"
+	"github.com/tendhq/tend/engine/report"
+	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/resources"
+)
+
+// DialFunc opens the transport to one host.
+type DialFunc func(ctx context.Context, h *inventory.Host) (inventory.Transport, error)
+
+// Options configure one run over a set of hosts.
+type Options struct {
+	// Apply converges the hosts; without it the run only plans.
+	Apply bool
+	// Dial opens a host's transport (SSH, or the local one).
+	Dial DialFunc
+	// Parallel bounds the hosts handled at once (default 20).
+	Parallel int
+	// ResourceParallel bounds the resources applied at once on one host
+	// (default 8).
+	ResourceParallel int
+	// FetchLimit is the largest file whose current content is fetched to
+	// show a diff (default 1 MiB).
+	FetchLimit int64
+	// Revision is recorded in the report, e.g. "main@sha1:<hex>".
+	Revision string
+	Log      *zap.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Parallel <= 0 {
+		o.Parallel = 20
+	}
+	if o.ResourceParallel <= 0 {
+		o.ResourceParallel = 8
+	}
+	if o.FetchLimit <= 0 {
+		o.FetchLimit = 1 << 20
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+}
+
+// Run plans (and with o.Apply converges) every host graph, at most
+// o.Parallel hosts at once. Hosts are independent: one that fails is
+// reported in its report.Host and the others go on. Run returns after every
+// host finished or ctx was cancelled.
+func Run(ctx context.Context, graphs []*config.HostGraph, o Options) *report.Run {
+	o.defaults()
+	mode := report.ModePlan
+	if o.Apply {
+		mode = report.ModeApply
+	}
+	run := &report.Run{Mode: mode, Revision: o.Revision, Started: time.Now()}
+	run.Hosts = make([]*report.Host, len(graphs))
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	for i, g := range graphs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+				run.Hosts[i] = runHost(ctx, g, &o)
+			case <-ctx.Done():
+				run.Hosts[i] = &report.Host{Name: g.Host.Name, Address: g.Host.Address, Error: ctx.Err().Error()}
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(run.Hosts, func(i, j int) bool { return run.Hosts[i].Name < run.Hosts[j].Name })
+	run.Duration = time.Since(run.Started)
+	return run
+}
+
+// hostRun is the state of one host during a run.
+type hostRun struct {
+	g     *config.HostGraph
+	o     *Options
+	log   *zap.Logger
+	t     inventory.Transport
+	rep   *report.Host
+	res   map[string]*report.Resource // by address
+	nodes map[string]*config.Node
+}
+
+func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host {
+	start := time.Now()
+	h := &hostRun{
+		g:     g,
+		o:     o,
+		log:   o.Log.With(zap.String("host", g.Host.Name)),
+		rep:   &report.Host{Name: g.Host.Name, Address: g.Host.Address},
+		res:   map[string]*report.Resource{},
+		nodes: map[string]*config.Node{},
+	}
+	defer func() { h.rep.Duration = time.Since(start) }()
+	if err := h.run(ctx); err != nil {
+		h.rep.Error = err.Error()
+		h.log.Warn("host failed", zap.Error(err))
+	}
+	return h.rep
+}
+
+func (h *hostRun) run(ctx context.Context) error {
+	t0 := time.Now()
+	t, err := h.o.Dial(ctx, h.g.Host)
+	h.rep.Connect = time.Since(t0)
+	if err != nil {
+		return fmt.Errorf("unreachable: %w", err)
+	}
+	h.t = t
+	defer t.Close()
+
+	probe := resources.NewProbe()
+	for _, n := range h.g.Nodes {
+		n.Resource.Observe(probe)
+		h.nodes[n.Addr.String()] = n
+	}
+	t0 = time.Now()
+	obs, err := h.probe(ctx, probe)
+	h.rep.Probe = time.Since(t0)
+	if err != nil {
+		return err
+	}
+	if s, ok := t.(interface{ SetSFTPServer(string) }); ok && obs.Facts.SFTPServer != "" {
+		s.SetSFTPServer(obs.Facts.SFTPServer)
+	}
+	changed := h.diff(obs)
+	h.fetchContent(ctx, obs)
+	h.log.Debug("planned", zap.Int("resources", len(h.g.Nodes)), zap.Int("changes", changed))
+	if !h.o.Apply || changed == 0 {
+		return nil
+	}
+
+	t0 = time.Now()
+	h.apply(ctx, obs)
+	h.rep.Apply = time.Since(t0)
+
+	t0 = time.Now()
+	err = h.verify(ctx, probe)
+	h.rep.Verify = time.Since(t0)
+	return err
+}
+
+// probe runs the batched probe: one remote execution.
+func (h *hostRun) probe(ctx context.Context, p *resources.Probe) (*resources.Observed, error) {
+	res, err := h.t.Run(ctx, p.Cmd())
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("probe: exit status %d: %s", res.ExitCode, firstLine(res.Stderr))
+	}
+	obs, err := resources.ParseProbe(p, res.Stdout)
+	if err != nil {
+		return nil, fmt.Errorf("probe: %w", err)
+	}
+	return obs, nil
+}
+
+// diff computes every resource's change; it returns the number of changes.
+func (h *hostRun) diff(obs *resources.Observed) int {
+	changed := 0
+	for _, n := range h.g.Nodes {
+		r := &report.Resource{Addr: n.Addr, Status: report.StatusUnchanged}
+		h.rep.Resources = append(h.rep.Resources, r)
+		h.res[n.Addr.String()] = r
+		c, err := n.Resource.Diff(obs)
+		if err != nil {
+			r.Status, r.Error = report.StatusError, err.Error()
+			continue
+		}
+		r.Change = c
+		if c.Changed() {
+			r.Status = report.StatusPlanned
+			changed++
+		}
+	}
+	return changed
+}
+
+// fetchContent reads, in one remote execution, the current content of the
+// changed text files that the plan shows as diffs. A failure only loses the
+// diffs: the plan still shows the hashes and sizes.
+func (h *hostRun) fetchContent(ctx context.Context, obs *resources.Observed) {
+	var paths []string
+	var ccs []*resources.ContentChange
+	for _, r := range h.rep.Resources {
+		if r.Change == nil || r.Change.Content == nil {
+			continue
+		}
+		cc := r.Change.Content
+		if cc.BeforeKnown || cc.Sensitive || cc.BeforeSize < 0 || cc.BeforeSize > h.o.FetchLimit {
+			continue
+		}
+		paths = append(paths, cc.Path)
+		ccs = append(ccs, cc)
+	}
+	if len(paths) == 0 {
+		return
+	}
+	res, err := h.t.Run(ctx, resources.FetchCmd(paths))
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("exit status %d: %s", res.ExitCode, firstLine(res.Stderr))
+	}
+	var contents [][]byte
+	if err == nil {
+		contents, err = resources.ParseFetch(paths, res.Stdout)
+	}
+	if err != nil {
+		h.log.Warn("cannot fetch file contents for diffs", zap.Error(err))
+		return
+	}
+	for i, cc := range ccs {
+		if contents[i] == nil || resources.HashOf(contents[i]) != cc.BeforeHash {
+			continue // changed since the probe, or unreadable: no diff
+		}
+		cc.Before, cc.BeforeKnown = contents[i], true
+		if resources.IsBinary(cc.Before) {
+			cc.Binary = true
+		}
+	}
+}
+
+// apply walks the graph: dependencies first, independent resources in
+// parallel; a failed resource skips everything that depends on it.
+func (h *hostRun) apply(ctx context.Context, obs *resources.Observed) {
+	target := &resources.Target{Host: h.g.Host, Transport: h.t, Observed: obs, Log: h.log}
+	errs := h.g.Graph.Walk(ctx, h.o.ResourceParallel, func(ctx context.Context, addr string) error {
+		r := h.res[addr]
+		if r.Status == report.StatusError {
+			return errors.New(r.Error)
+		}
+		if !r.Change.Changed() {
+			return nil
+		}
+		t0 := time.Now()
+		err := h.nodes[addr].Resource.Apply(ctx, target, r.Change)
+		if err != nil {
+			h.log.Warn("apply failed", zap.String("resource", addr), zap.Error(err))
+			return err
+		}
+		h.log.Info("applied", zap.String("resource", addr), zap.String("action", r.Change.Action.String()), zap.Duration("took", time.Since(t0)))
+		r.Status = report.StatusApplied
+		return nil
+	})
+	for addr, err := range errs {
+		r := h.res[addr]
+		if r == nil || err == nil || r.Status == report.StatusError {
+			continue
+		}
+		var skip *graph.SkippedError[string]
+		if errors.As(err, &skip) {
+			r.Status, r.SkippedBecause = report.StatusSkipped, skip.Because
+			continue
+		}
+		r.Status, r.Error = report.StatusFailed, err.Error()
+	}
+}
+
+// verify probes again and reports every applied resource that still differs
+// as not converged.
+func (h *hostRun) verify(ctx context.Context, p *resources.Probe) error {
+	obs, err := h.probe(ctx, p)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	for _, n := range h.g.Nodes {
+		r := h.res[n.Addr.String()]
+		if r.Status != report.StatusApplied {
+			continue
+		}
+		c, err := n.Resource.Diff(obs)
+		switch {
+		case err != nil:
+			r.Status, r.Error = report.StatusNotConverged, err.Error()
+		case c.Changed():
+			r.Status, r.Error = report.StatusNotConverged, "still differs after apply: "+describe(c)
+		}
+	}
+	return nil
+}
+
+func describe(c *resources.Change) string {
+	var parts []string
+	for _, a := range c.Attrs {
+		parts = append(parts, a.Name)
+	}
+	if c.Content != nil {
+		parts = append(parts, "content")
+	}
+	if len(parts) == 0 {
+		return c.Action.String()
+	}
+	return fmt.Sprint(parts)
+}
+
+func firstLine(b []byte) string {
+	for i, c := range b {
+		if c == '\n' {
+			return string(b[:i])
+		}
+	}
+	return string(b)
+}
