@@ -44,9 +44,15 @@ type Host struct {
 // Jump is a bastion host: the SSH transport connects to it first and tunnels
 // the connection to the target through it.
 type Jump struct {
-	Address       string
-	Port          int
-	User          string
+	// Address and Port are what the transport dials first.
+	Address string
+	Port    int
+	// User logs in to the bastion; for a jump written as user@address:port
+	// without a user it is the target host's user.
+	User string
+	// IdentityFiles, UseAgent and KnownHosts authenticate the bastion: the
+	// settings of the bastion's own host block when the jump names a host
+	// of the inventory, the target host's otherwise.
 	IdentityFiles []string
 	UseAgent      bool
 	KnownHosts    string
