@@ -174,5 +174,3 @@ func FormatMode(m fs.FileMode) string {
 func modeBits(m fs.FileMode) fs.FileMode {
 	return m & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 }
-
-func q(s string) string { return strconv.Quote(s) }

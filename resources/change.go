@@ -48,8 +48,8 @@ type Change struct {
 	Content *ContentChange
 }
 
-// AttrChange is one attribute's before and after, already formatted for
-// display. Before is "" for a created resource, After "" for a deleted one.
+// AttrChange is one attribute's before and after as plain strings (renderers
+// quote them). Before is "" for a created resource, After "" for a deleted one.
 type AttrChange struct {
 	Name      string
 	Before    string

@@ -128,7 +128,7 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 		return nil, fmt.Errorf("%s is a special file: it is not replaced by a file", f.path)
 	case TypeSymlink:
 		c.Action = Update
-		c.Attrs = append([]AttrChange{{Name: "type", Before: q("symlink"), After: q("file")}}, f.perms.created(defaultFileMode)...)
+		c.Attrs = append([]AttrChange{{Name: "type", Before: "symlink", After: "file"}}, f.perms.created(defaultFileMode)...)
 		c.Content = f.contentChange(s)
 		return c, nil
 	}

@@ -46,12 +46,12 @@ func (p *perms) created(def fs.FileMode) []AttrChange {
 	if p.hasMode {
 		m = p.mode
 	}
-	a := []AttrChange{{Name: "mode", After: q(FormatMode(m))}}
+	a := []AttrChange{{Name: "mode", After: FormatMode(m)}}
 	if p.owner != "" {
-		a = append(a, AttrChange{Name: "owner", After: q(p.owner)})
+		a = append(a, AttrChange{Name: "owner", After: p.owner})
 	}
 	if p.group != "" {
-		a = append(a, AttrChange{Name: "group", After: q(p.group)})
+		a = append(a, AttrChange{Name: "group", After: p.group})
 	}
 	return a
 }
@@ -60,13 +60,13 @@ func (p *perms) created(def fs.FileMode) []AttrChange {
 func (p *perms) diff(s *PathState) []AttrChange {
 	var a []AttrChange
 	if p.hasMode && modeBits(s.Mode) != p.mode {
-		a = append(a, AttrChange{Name: "mode", Before: q(FormatMode(s.Mode)), After: q(FormatMode(p.mode))})
+		a = append(a, AttrChange{Name: "mode", Before: FormatMode(s.Mode), After: FormatMode(p.mode)})
 	}
 	if p.owner != "" && !sameAccount(p.owner, s.Owner, s.UID) {
-		a = append(a, AttrChange{Name: "owner", Before: q(s.Owner), After: q(p.owner)})
+		a = append(a, AttrChange{Name: "owner", Before: s.Owner, After: p.owner})
 	}
 	if p.group != "" && !sameAccount(p.group, s.Group, s.GID) {
-		a = append(a, AttrChange{Name: "group", Before: q(s.Group), After: q(p.group)})
+		a = append(a, AttrChange{Name: "group", Before: s.Group, After: p.group})
 	}
 	return a
 }

@@ -74,23 +74,23 @@ func (r *Symlink) Diff(o *Observed) (*Change, error) {
 			return nil, fmt.Errorf("%s is a %s, not a symlink: it is left alone", r.path, s.Type)
 		}
 		c.Action = Delete
-		c.Attrs = []AttrChange{{Name: "target", Before: q(s.Target)}}
+		c.Attrs = []AttrChange{{Name: "target", Before: s.Target}}
 		return c, nil
 	}
 	switch {
 	case !s.Exists:
 		c.Action = Create
-		c.Attrs = []AttrChange{{Name: "target", After: q(r.target)}}
+		c.Attrs = []AttrChange{{Name: "target", After: r.target}}
 	case s.Type == TypeSymlink:
 		if s.Target != r.target {
 			c.Action = Update
-			c.Attrs = []AttrChange{{Name: "target", Before: q(s.Target), After: q(r.target)}}
+			c.Attrs = []AttrChange{{Name: "target", Before: s.Target, After: r.target}}
 		}
 	case s.Type == TypeFile && r.force:
 		c.Action = Update
 		c.Attrs = []AttrChange{
-			{Name: "type", Before: q("file"), After: q("symlink")},
-			{Name: "target", After: q(r.target)},
+			{Name: "type", Before: "file", After: "symlink"},
+			{Name: "target", After: r.target},
 		}
 	default:
 		return nil, fmt.Errorf("%s is a %s, not a symlink: set force = true to replace a file", r.path, s.Type)

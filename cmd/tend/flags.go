@@ -14,6 +14,7 @@ import (
 
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/engine/config"
+	"github.com/tendhq/tend/engine/report"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/inventory/local"
 	"github.com/tendhq/tend/inventory/ssh"
@@ -146,8 +147,7 @@ func printDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) 
 	if len(diags) == 0 {
 		return
 	}
-	dw := hcl.NewDiagnosticTextWriter(w, files, 100, isTerminal(w))
-	_ = dw.WriteDiagnostics(diags)
+	_ = report.Diagnostics(w, files, diags, isTerminal(w))
 }
 
 func isTerminal(w io.Writer) bool {
@@ -163,7 +163,7 @@ func isTerminal(w io.Writer) bool {
 func (f *runFlags) dialer(log *zap.Logger) engine.DialFunc {
 	if f.local {
 		return func(ctx context.Context, h *inventory.Host) (inventory.Transport, error) {
-			return local.New(local.Options{Host: h, Log: log}), nil
+			return local.New(local.Options{Name: h.Name, Become: h.Become, BecomeUser: h.BecomeUser, Log: log}), nil
 		}
 	}
 	return func(ctx context.Context, h *inventory.Host) (inventory.Transport, error) {
