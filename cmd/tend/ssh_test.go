@@ -83,11 +83,11 @@ func TestInvalidSpecContactsNoHost(t *testing.T) {
 	inv, _ := sshInventory(t, servers)
 	spec := "../../testdata/e2e/invalid"
 	want := map[string]*regexp.Regexp{
-		"unknown attribute":   regexp.MustCompile(`(?s)Error: Unsupported argument.*?--> main\.hcl:8:5\n.*colour  = "red"`),
-		"bad mode":            regexp.MustCompile(`(?s)Error: Invalid file mode.*?--> main\.hcl:13:15\n.*"0999"`),
-		"undefined variable":  regexp.MustCompile(`(?s)Error: [^\n]*(variable|attribute)[^\n]*\n  --> main\.hcl:17:\d+\n.*var\.nope`),
-		"duplicate resource":  regexp.MustCompile(`(?s)Error: Duplicate resource[^\n]*\n  --> main\.hcl:24:\d+\n.*main\.hcl:20:`),
-		"dependency cycle":    regexp.MustCompile(`(?s)Error: Dependency cycle[^\n]*\n  --> main\.hcl:2[89]:\d+`),
+		"unknown attribute":  regexp.MustCompile(`(?s)Error: Unsupported argument.*?--> main\.hcl:8:5\n.*colour  = "red"`),
+		"bad mode":           regexp.MustCompile(`(?s)Error: Invalid file mode.*?--> main\.hcl:13:15\n.*"0999"`),
+		"undefined variable": regexp.MustCompile(`(?s)Error: [^\n]*(variable|attribute)[^\n]*\n  --> main\.hcl:17:\d+\n.*var\.nope`),
+		"duplicate resource": regexp.MustCompile(`(?s)Error: Duplicate resource[^\n]*\n  --> main\.hcl:24:\d+\n.*main\.hcl:20:`),
+		"dependency cycle":   regexp.MustCompile(`(?s)Error: Dependency cycle[^\n]*\n  --> main\.hcl:2[89]:\d+`),
 	}
 	for _, args := range [][]string{
 		{"validate", spec},
