@@ -65,8 +65,8 @@ type Transport interface {
 // FileSystem is the small set of primitives apply needs; both sftp.Client and
 // the os package provide them. All paths are absolute.
 type FileSystem interface {
-	// CreateExclusive creates a new file with permission bits perm (before
-	// umask on the local transport, exactly on SFTP) and fails if it exists.
+	// CreateExclusive creates a new file with exactly the permission bits
+	// perm (no umask applies) and fails with fs.ErrExist if it exists.
 	CreateExclusive(path string, perm fs.FileMode) (io.WriteCloser, error)
 	Chmod(path string, mode fs.FileMode) error
 	// Lchown changes the numeric owner and group of path, not following a
