@@ -62,15 +62,8 @@ func newValidate(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !l.diags.HasErrors() {
-				if len(l.hosts) > 0 {
-					_, ds := engine.Compile(l.cfg, l.hosts, l.vars)
-					l.diags = append(l.diags, ds...)
-				} else {
-					l.diags = append(l.diags, l.cfg.Validate(l.vars)...)
-				}
-			}
-			printDiags(cmd.ErrOrStderr(), l.files, l.diags)
+			l.compile()
+			l.printDiags(cmd.ErrOrStderr())
 			if l.diags.HasErrors() {
 				return &exitError{code: 1}
 			}
@@ -144,16 +137,12 @@ func run(cmd *cobra.Command, g *globalFlags, f *runFlags, p *planFlags, dir stri
 	if err != nil {
 		return err
 	}
-	if !l.diags.HasErrors() {
-		graphs, ds := engine.Compile(l.cfg, l.hosts, l.vars)
-		l.diags = append(l.diags, ds...)
-		if !l.diags.HasErrors() {
-			printDiags(cmd.ErrOrStderr(), l.files, l.diags) // warnings
-			return execute(cmd, log, f, p, graphs, apply)
-		}
+	graphs := l.compile()
+	l.printDiags(cmd.ErrOrStderr())
+	if l.diags.HasErrors() {
+		return &exitError{code: 1}
 	}
-	printDiags(cmd.ErrOrStderr(), l.files, l.diags)
-	return &exitError{code: 1}
+	return execute(cmd, log, f, p, graphs, apply)
 }
 
 func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, graphs []*config.HostGraph, apply bool) error {

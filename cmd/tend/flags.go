@@ -83,11 +83,6 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 	cfg, diags := config.Load(os.DirFS(specDir), ".")
 	l.cfg = cfg
 	l.diags = append(l.diags, diags...)
-	if cfg != nil {
-		for k, v := range cfg.Files() {
-			l.files[k] = v
-		}
-	}
 	for _, vf := range f.varFiles {
 		vals, ds := config.LoadVarFile(vf)
 		l.diags = append(l.diags, ds...)
@@ -142,12 +137,51 @@ func localHost() *inventory.Host {
 	return &inventory.Host{Name: name, Address: "localhost", Vars: cty.EmptyObjectVal, BecomeUser: "root"}
 }
 
-// printDiags writes diagnostics with source snippets to w.
-func printDiags(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	if len(diags) == 0 {
+// compile checks every selected host's graph (or, without hosts, every role
+// against a placeholder host). It runs even when loading found problems, so
+// that all of them are listed at once; the graphs are only usable when no
+// diagnostic is an error.
+func (l *loaded) compile() []*config.HostGraph {
+	var graphs []*config.HostGraph
+	var ds hcl.Diagnostics
+	if len(l.hosts) > 0 {
+		graphs, ds = engine.Compile(l.cfg, l.hosts, l.vars)
+	} else {
+		ds = l.cfg.Validate(l.vars)
+	}
+	l.diags = append(l.diags, ds...)
+	return graphs
+}
+
+// printDiags writes the diagnostics with source snippets to w.
+func (l *loaded) printDiags(w io.Writer) {
+	if len(l.diags) == 0 {
 		return
 	}
-	_ = report.Diagnostics(w, files, diags, isTerminal(w))
+	// Templates join the files as compiling reads them.
+	for k, v := range l.cfg.Files() {
+		l.files[k] = v
+	}
+	diags := dedupe(l.diags)
+	_ = report.Diagnostics(w, l.files, diags, isTerminal(w))
+}
+
+// dedupe drops repeated diagnostics (the same problem found by loading and
+// by compiling, or for several hosts).
+func dedupe(diags hcl.Diagnostics) hcl.Diagnostics {
+	seen := map[string]bool{}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		k := fmt.Sprintf("%d|%s|%s", d.Severity, d.Summary, d.Detail)
+		if d.Subject != nil {
+			k += "|" + d.Subject.String()
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func isTerminal(w io.Writer) bool {

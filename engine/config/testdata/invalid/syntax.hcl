@@ -1,0 +1,6 @@
+role "web" {
+  hosts = ["group:web"]
+  file "/etc/a" {
+    content = "a" "b"            # ERROR: Missing newline after argument
+  }
+}

@@ -1,0 +1,1 @@
+this is { not HCL at all, and must not be parsed

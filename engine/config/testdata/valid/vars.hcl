@@ -1,0 +1,2 @@
+app_port  = 6000
+api_token = "s3cret"
