@@ -57,6 +57,9 @@ func (r *Directory) Addr() Addr { return Addr{Kind: "directory", Name: r.name} }
 // Path returns the managed path.
 func (r *Directory) Path() string { return r.path }
 
+// Present reports whether the directory should exist.
+func (r *Directory) Present() bool { return r.present }
+
 // Observe asks for the path's state and the ids of its accounts.
 func (r *Directory) Observe(p *Probe) {
 	p.Path(r.path, false)
@@ -75,7 +78,7 @@ func (r *Directory) Diff(o *Observed) (*Change, error) {
 			return c, nil
 		}
 		if s.Type != TypeDir {
-			return nil, fmt.Errorf("%s is a %s, not a directory: it is left alone", r.path, s.Type)
+			return nil, fmt.Errorf("%s is %s, not a directory: it is left alone", r.path, s.Type.describe())
 		}
 		c.Action = Delete
 		return c, nil
@@ -86,7 +89,7 @@ func (r *Directory) Diff(o *Observed) (*Change, error) {
 		return c, nil
 	}
 	if s.Type != TypeDir {
-		return nil, fmt.Errorf("%s exists and is a %s, not a directory: it is not replaced", r.path, s.Type)
+		return nil, fmt.Errorf("%s exists and is %s, not a directory: it is not replaced", r.path, s.Type.describe())
 	}
 	c.Attrs = r.perms.diff(s)
 	if len(c.Attrs) > 0 {

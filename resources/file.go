@@ -62,10 +62,16 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 		d.errorf(d.rangeOf("source"), "Conflicting attributes",
 			"A file takes content or source, not both.")
 	case d.has("content"):
-		f.content = []byte(d.str("content", ""))
+		// Never nil, even when empty: nil means "content unmanaged".
+		f.content = append([]byte{}, d.str("content", "")...)
 	case d.has("source"):
 		src := d.str("source", "")
 		p := path.Join(b.Dir, src)
+		if b.Files == nil {
+			d.errorf(d.rangeOf("source"), "Cannot read source",
+				"The source %q cannot be read: the block has no spec files to read it from.", src)
+			break
+		}
 		if !fs.ValidPath(p) || path.IsAbs(src) {
 			d.errorf(d.rangeOf("source"), "Invalid source",
 				"The source %q must be a relative path inside the spec directory.", src)
@@ -77,11 +83,16 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 				"The source file %q cannot be read: %v.", src, err)
 			break
 		}
-		f.content = data
+		f.content = append([]byte{}, data...)
 	}
-	if !f.present && (f.content != nil || f.perms.hasMode || f.perms.owner != "" || f.perms.group != "") {
-		d.errorf(d.rangeOf("state"), "Conflicting attributes",
-			"A file with state = \"absent\" takes no content, source, mode, owner or group.")
+	if !f.present {
+		// Point at each attribute that makes no sense for an absent file.
+		for _, a := range []string{"content", "source", "mode", "owner", "group"} {
+			if d.has(a) {
+				d.errorf(d.rangeOf(a), "Conflicting attributes",
+					"A file with state = \"absent\" takes no %s.", a)
+			}
+		}
 	}
 	return f, d.diags
 }
@@ -91,6 +102,9 @@ func (f *File) Addr() Addr { return Addr{Kind: "file", Name: f.name} }
 
 // Path returns the managed path.
 func (f *File) Path() string { return f.path }
+
+// Present reports whether the file should exist.
+func (f *File) Present() bool { return f.present }
 
 // Observe asks for the path's state and hash, and the ids of its accounts.
 func (f *File) Observe(p *Probe) {

@@ -41,6 +41,16 @@ type Resource interface {
 	Apply(ctx context.Context, t *Target, c *Change) error
 }
 
+// PathResource is a resource that manages one path: file, directory,
+// symlink. The loader uses it to find two resources managing the same path
+// and to order a path after the managed directory that holds it.
+type PathResource interface {
+	Resource
+	Path() string
+	// Present is false when the resource makes sure the path is absent.
+	Present() bool
+}
+
 // Target is what Apply may use to change a host.
 type Target struct {
 	Host      *inventory.Host

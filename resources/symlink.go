@@ -56,6 +56,9 @@ func (r *Symlink) Addr() Addr { return Addr{Kind: "symlink", Name: r.name} }
 // Path returns the managed path.
 func (r *Symlink) Path() string { return r.path }
 
+// Present reports whether the symlink should exist.
+func (r *Symlink) Present() bool { return r.present }
+
 // Observe asks for the link's state.
 func (r *Symlink) Observe(p *Probe) { p.Path(r.path, false) }
 
@@ -71,7 +74,7 @@ func (r *Symlink) Diff(o *Observed) (*Change, error) {
 			return c, nil
 		}
 		if s.Type != TypeSymlink {
-			return nil, fmt.Errorf("%s is a %s, not a symlink: it is left alone", r.path, s.Type)
+			return nil, fmt.Errorf("%s is %s, not a symlink: it is left alone", r.path, s.Type.describe())
 		}
 		c.Action = Delete
 		c.Attrs = []AttrChange{{Name: "target", Before: s.Target}}
@@ -93,7 +96,7 @@ func (r *Symlink) Diff(o *Observed) (*Change, error) {
 			{Name: "target", After: r.target},
 		}
 	default:
-		return nil, fmt.Errorf("%s is a %s, not a symlink: set force = true to replace a file", r.path, s.Type)
+		return nil, fmt.Errorf("%s is %s, not a symlink: set force = true to replace a file", r.path, s.Type.describe())
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -233,7 +234,100 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 		n.Resource = cp.evalResource(d)
 		hg.Nodes = append(hg.Nodes, n)
 	}
+	cp.pathEdges(hg)
 	return hg, cp.diags
+}
+
+// pathEdges relates resources by the paths they manage, once evaluation
+// made the paths known: two resources managing one path are an error naming
+// both, and a path inside a present, managed directory depends on that
+// directory (as Puppet's autorequire does), so that nobody has to write
+// depends_on for the obvious. An implicit edge that would close a cycle is
+// left out: explicit dependencies win. Nodes are re-sorted to stay in
+// dependency order.
+func (cp *compilation) pathEdges(hg *HostGraph) {
+	byPath := map[string]*Node{}
+	dirs := map[string]*Node{}
+	for _, n := range hg.Nodes {
+		pr, ok := n.Resource.(resources.PathResource)
+		if !ok {
+			continue
+		}
+		p := pr.Path()
+		if prev, dup := byPath[p]; dup {
+			first, second := prev, n
+			if before(n.DeclRange, prev.DeclRange) {
+				first, second = n, prev
+			}
+			cp.diags = append(cp.diags, errorAt(cp.byKey[second.Addr.String()].block.LabelRanges[0], "Duplicate path",
+				"%s and %s (at %s) both manage the path %s on host %q. Each path may be managed by one resource only.",
+				second.Addr, first.Addr, pos(first.DeclRange), p, hg.Host.Name))
+			continue
+		}
+		byPath[p] = n
+		if n.Addr.Kind == "directory" && pr.Present() {
+			dirs[p] = n
+		}
+	}
+	added := false
+	for _, n := range hg.Nodes {
+		pr, ok := n.Resource.(resources.PathResource)
+		if !ok {
+			continue
+		}
+		for dir := path.Dir(pr.Path()); ; dir = path.Dir(dir) {
+			if d, ok := dirs[dir]; ok && d != n {
+				from, to := n.Addr.String(), d.Addr.String()
+				if !reaches(hg.Graph, to, from) && !slices.Contains(hg.Graph.DependsOn(from), to) {
+					hg.Graph.Connect(from, to)
+					n.Deps = append(n.Deps, d.Addr)
+					slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
+					added = true
+				}
+				break
+			}
+			if dir == "/" || dir == "." {
+				break
+			}
+		}
+	}
+	if !added {
+		return
+	}
+	if order, err := hg.Graph.Order(); err == nil {
+		pos := map[string]int{}
+		for i, k := range order {
+			pos[k] = i
+		}
+		slices.SortStableFunc(hg.Nodes, func(a, b *Node) int { return pos[a.Addr.String()] - pos[b.Addr.String()] })
+	}
+}
+
+// before orders ranges by file, then position.
+func before(a, b hcl.Range) bool {
+	if a.Filename != b.Filename {
+		return a.Filename < b.Filename
+	}
+	return a.Start.Byte < b.Start.Byte
+}
+
+// reaches reports whether from depends on to, directly or not.
+func reaches(g *graph.Graph[string], from, to string) bool {
+	seen := map[string]bool{}
+	stack := []string{from}
+	for len(stack) > 0 {
+		k := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if k == to {
+			return true
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		stack = append(stack, g.DependsOn(k)...)
+	}
+	return false
 }
 
 // evalOrder is the graph's topological order. With cycles, the nodes that

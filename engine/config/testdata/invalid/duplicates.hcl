@@ -20,8 +20,11 @@ role "web" {
   file "/etc/motd" {             # ERROR: Duplicate resource
     content = "two"
   }
-  # the same name as another kind is another resource
-  directory "/etc/motd" {}
+  # the same name as another kind is another resource (on another path:
+  # the same path twice is a "Duplicate path", see TestDuplicatePath)
+  directory "/etc/motd" {
+    path = "/etc/motd.d"
+  }
 }
 
 role "web" {                     # ERROR: Duplicate role
