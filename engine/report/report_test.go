@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
+	"github.com/tendhq/tend/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +15,7 @@ import (
 	"github.com/tendhq/tend/resources"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the renderers' output")
+var update = golden.Update
 
 // goldenCases are the runs the golden tests render, by golden file prefix.
 var goldenCases = []struct {
