@@ -111,7 +111,7 @@ func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host 
 	defer func() { h.rep.Duration = time.Since(start) }()
 	if err := h.run(ctx); err != nil {
 		h.rep.Error = err.Error()
-		h.log.Warn("host failed", zap.Error(err))
+		h.log.Info("host failed", zap.Error(err))
 	}
 	return h.rep
 }
@@ -252,7 +252,7 @@ func (h *hostRun) apply(ctx context.Context, obs *resources.Observed) {
 		t0 := time.Now()
 		err := h.nodes[addr].Resource.Apply(ctx, target, r.Change)
 		if err != nil {
-			h.log.Warn("apply failed", zap.String("resource", addr), zap.Error(err))
+			h.log.Info("apply failed", zap.String("resource", addr), zap.Error(err))
 			return err
 		}
 		h.log.Info("applied", zap.String("resource", addr), zap.String("action", r.Change.Action.String()), zap.Duration("took", time.Since(t0)))

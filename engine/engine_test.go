@@ -154,3 +154,46 @@ role "r" {
 		t.Errorf("counts = %+v", c)
 	}
 }
+
+// Files and symlinks whose parents are missing and unmanaged get them
+// created, also when a directory resource creates a shared parent at the
+// same moment.
+func TestMissingParentsAreCreated(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		root := filepath.Join(t.TempDir(), "missing")
+		graphs := compile(t, `
+role "r" {
+  hosts = ["*"]
+  directory "conf" {
+    path = "${host.vars.root}/conf/d"
+  }
+  file "plain" {
+    path    = "${host.vars.root}/plain.txt"
+    content = "plain\n"
+  }
+  file "deep" {
+    path    = "${host.vars.root}/a/b/c/deep.txt"
+    content = "deep\n"
+  }
+  symlink "link" {
+    path   = "${host.vars.root}/links/l"
+    target = "/nowhere"
+  }
+}
+`, root)
+		run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t)})
+		if h := run.Hosts[0]; h.Failed() {
+			var b strings.Builder
+			_ = report.Text(&b, run, report.Options{})
+			t.Fatalf("apply %d failed:\n%s", i, b.String())
+		}
+		for p, want := range map[string]string{"plain.txt": "plain\n", "a/b/c/deep.txt": "deep\n"} {
+			if b, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(b) != want {
+				t.Errorf("%s = %q, %v", p, b, err)
+			}
+		}
+		if target, err := os.Readlink(filepath.Join(root, "links/l")); err != nil || target != "/nowhere" {
+			t.Errorf("links/l -> %q, %v", target, err)
+		}
+	}
+}

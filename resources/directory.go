@@ -2,6 +2,7 @@ package resources
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -135,15 +136,19 @@ func (r *Directory) Apply(ctx context.Context, t *Target, c *Change) error {
 
 // mkdirAll creates p and its missing parents. The probe said p is missing;
 // parents are tried only when creating p alone fails.
+//
+// A directory that exists already counts as made: another resource of the
+// same run may create a shared parent at the same moment, and the verify
+// probe catches a path that exists as something else.
 func mkdirAll(fsys inventory.FileSystem, p string) error {
 	err := fsys.Mkdir(p, defaultDirMode)
-	if err == nil {
+	if err == nil || errors.Is(err, fs.ErrExist) {
 		return nil
 	}
 	if parent := path.Dir(p); parent != p && parent != "/" {
 		// Errors of the parents show again in the final Mkdir if they matter.
 		_ = mkdirAll(fsys, parent)
-		if err = fsys.Mkdir(p, defaultDirMode); err == nil {
+		if err = fsys.Mkdir(p, defaultDirMode); err == nil || errors.Is(err, fs.ErrExist) {
 			return nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -228,8 +229,14 @@ func (f *File) write(ctx context.Context, t *Target, fsys inventory.FileSystem, 
 	}
 	tmp := tempName(f.path)
 	w, err := fsys.CreateExclusive(tmp, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Missing parents are created, as a directory resource does.
+		if err = mkdirAll(fsys, path.Dir(f.path)); err == nil {
+			w, err = fsys.CreateExclusive(tmp, 0o600)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
+		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	content := f.content
 	if content == nil {

@@ -2,7 +2,10 @@ package resources
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -114,7 +117,14 @@ func (r *Symlink) Apply(ctx context.Context, t *Target, c *Change) error {
 		return nil
 	}
 	tmp := tempName(r.path)
-	if err := fsys.Symlink(r.target, tmp); err != nil {
+	err = fsys.Symlink(r.target, tmp)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Missing parents are created, as a directory resource does.
+		if err = mkdirAll(fsys, path.Dir(r.path)); err == nil {
+			err = fsys.Symlink(r.target, tmp)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("symlink %s: %w", r.path, err)
 	}
 	if err := fsys.Rename(tmp, r.path); err != nil {

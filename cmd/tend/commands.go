@@ -54,7 +54,7 @@ func specDir(args []string) string {
 func newValidate(g *globalFlags) *cobra.Command {
 	f := &runFlags{}
 	cmd := &cobra.Command{
-		Use:   "validate [SPEC_DIR]",
+		Use:   "validate [SPEC_DIR (default .)]",
 		Short: "Check specs (and the inventory, when given) without contacting any host",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,7 +86,7 @@ func newPlan(g *globalFlags) *cobra.Command {
 	f := &runFlags{}
 	p := &planFlags{}
 	cmd := &cobra.Command{
-		Use:   "plan [SPEC_DIR]",
+		Use:   "plan [SPEC_DIR (default .)]",
 		Short: "Show what apply would change on each host (a dry run)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -105,7 +105,7 @@ func newApply(g *globalFlags) *cobra.Command {
 	p := &planFlags{}
 	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "apply [SPEC_DIR]",
+		Use:   "apply [SPEC_DIR (default .)]",
 		Short: "Converge the hosts: print the plan, apply it, verify, and summarise",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
@@ -80,6 +81,15 @@ type loaded struct {
 // diagnostics; hosts are selected only when the inventory loaded.
 func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 	l := &loaded{files: map[string]*hcl.File{}, vars: map[string]cty.Value{}}
+	if f.parallel < 1 {
+		return nil, &exitError{code: 1, err: fmt.Errorf("--parallel must be at least 1, not %d", f.parallel)}
+	}
+	if st, err := os.Stat(specDir); err != nil || !st.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("not a directory")
+		}
+		return nil, &exitError{code: 1, err: fmt.Errorf("spec directory %s: %w", specDir, err)}
+	}
 	cfg, diags := config.Load(os.DirFS(specDir), ".")
 	l.cfg = cfg
 	l.diags = append(l.diags, diags...)
@@ -121,7 +131,16 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 			return nil, &exitError{code: 1, err: fmt.Errorf("--local converges this machine as one host, but %d hosts are selected: pick one with --limit", len(hosts))}
 		}
 	case f.local:
-		l.hosts = []*inventory.Host{localHost()}
+		h := localHost()
+		if len(f.limit) > 0 {
+			if ok, err := inventory.MatchAny(f.limit, h); err != nil || !ok {
+				if err == nil {
+					err = fmt.Errorf("--limit %s does not select this machine (%s)", strings.Join(f.limit, ","), h.Name)
+				}
+				return nil, &exitError{code: 1, err: err}
+			}
+		}
+		l.hosts = []*inventory.Host{h}
 	case needHosts:
 		return nil, &exitError{code: 1, err: fmt.Errorf("no inventory: give one with -i FILE, or use --local to converge this machine")}
 	}

@@ -38,9 +38,12 @@ func leftovers() []string {
 	entries, _ := os.ReadDir(workRoot())
 	for _, e := range entries {
 		dir := filepath.Join(workRoot(), e.Name())
-		if owner, _ := os.ReadFile(filepath.Join(dir, "owner")); string(owner) == me {
-			leaks = append(leaks, "work dir "+dir)
+		// Other test binaries (go test runs packages in parallel, and
+		// cmd/tend boots hosts too) own their own dirs: only ours count.
+		if owner, _ := os.ReadFile(filepath.Join(dir, "owner")); string(owner) != me {
+			continue
 		}
+		leaks = append(leaks, "work dir "+dir)
 		if mounted(filepath.Join(dir, "root")) {
 			leaks = append(leaks, "mount "+filepath.Join(dir, "root"))
 		}

@@ -73,7 +73,7 @@ func authMethod(ep endpoint, opts Options, timeout time.Duration, log *zap.Logge
 			continue
 		case errors.As(err, &pm):
 			return nil, noop, fmt.Errorf("identity file %s is protected by a passphrase, which tend cannot ask for: "+
-				"load it into ssh-agent (ssh-add %s) and set use_agent = true", path, path)
+				"load it into ssh-agent (ssh-add %s) and set ssh_agent = true", path, path)
 		case err != nil:
 			return nil, noop, fmt.Errorf("parse identity file %s: %w", path, err)
 		}
@@ -92,9 +92,9 @@ func authMethod(ep endpoint, opts Options, timeout time.Duration, log *zap.Logge
 			sock := os.Getenv("SSH_AUTH_SOCK")
 			if sock == "" {
 				if len(signers) == 0 {
-					return nil, noop, fmt.Errorf("no key to log in as %s: use_agent is set but SSH_AUTH_SOCK is not", ep.user)
+					return nil, noop, fmt.Errorf("no key to log in as %s: ssh_agent is set but SSH_AUTH_SOCK is not", ep.user)
 				}
-				log.Warn("use_agent is set but SSH_AUTH_SOCK is not; using the identity files only")
+				log.Warn("ssh_agent is set but SSH_AUTH_SOCK is not; using the identity files only")
 			} else {
 				conn, err := net.DialTimeout("unix", sock, timeout)
 				if err != nil {
@@ -120,7 +120,7 @@ func authMethod(ep endpoint, opts Options, timeout time.Duration, log *zap.Logge
 	if len(signers) == 0 {
 		release()
 		if len(sources) == 0 {
-			return nil, noop, fmt.Errorf("no key to log in as %s: the host has no identity files and use_agent is off", ep.user)
+			return nil, noop, fmt.Errorf("no key to log in as %s: the host has no identity files and ssh_agent is off", ep.user)
 		}
 		return nil, noop, fmt.Errorf("no key to log in as %s: %s", ep.user, strings.Join(sources, ", "))
 	}

@@ -163,7 +163,7 @@ func TestDialKeyProblems(t *testing.T) {
 		h := srv.Host("web1")
 		h.IdentityFiles = nil
 		_, err := Dial(context.Background(), h, Options{})
-		mustContain(t, err, "no key to log in", "no identity files and use_agent is off")
+		mustContain(t, err, "no key to log in", "no identity files and ssh_agent is off")
 	})
 	t.Run("passphrase", func(t *testing.T) {
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
