@@ -101,7 +101,11 @@ func (d *decoder) mode() (fs.FileMode, bool) {
 	if !d.has("mode") {
 		return 0, false
 	}
+	n := len(d.diags)
 	s := d.str("mode", "")
+	if len(d.diags) > n {
+		return 0, false // not a string: reported once, by str
+	}
 	m, err := ParseMode(s)
 	if err != nil {
 		d.errorf(d.rangeOf("mode"), "Invalid file mode",
@@ -113,8 +117,12 @@ func (d *decoder) mode() (fs.FileMode, bool) {
 
 // account reads owner or group: a name, or a numeric id.
 func (d *decoder) account(name string) string {
+	n := len(d.diags)
 	s := d.str(name, "")
-	if d.has(name) && (s == "" || !ValidArg(s) || strings.ContainsAny(s, " :\t")) {
+	if len(d.diags) > n {
+		return "" // not a string: reported once, by str
+	}
+	if d.has(name) && (s == "" || !ValidArg(s) || strings.ContainsAny(s, " :\t") || strings.HasPrefix(s, "-")) {
 		d.errorf(d.rangeOf(name), "Invalid "+name,
 			"The %s %q is not a valid user or group name.", name, s)
 		return ""

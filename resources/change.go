@@ -4,6 +4,7 @@ package resources
 // symbols: "+" create, "~" update, "-" delete.
 type Action int
 
+// The actions of a Change; NoOp is the zero value: nothing to do.
 const (
 	NoOp Action = iota
 	Create
@@ -24,6 +25,8 @@ func (a Action) Symbol() string {
 	return " "
 }
 
+// String returns the action's name as plans in JSON spell it: "no-op",
+// "create", "update" or "delete".
 func (a Action) String() string {
 	switch a {
 	case Create:

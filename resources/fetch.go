@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/tendhq/tend/inventory"
 )
@@ -22,11 +23,15 @@ func FetchCmd(paths []string) inventory.Cmd {
 }
 
 // fetchScript prints, for each path, "C <size>" and then exactly size bytes,
-// or "X" when it is not a readable regular file.
+// or "X" when it is not a readable regular file. The framing holds even when
+// a file changes between wc and head: a file that grew is cut at size and one
+// that shrank is padded with NULs up to size (the engine compares the
+// content's hash with the probe's before it trusts it).
 const fetchScript = `LC_ALL=C; export LC_ALL
 while IFS= read -r p; do
-  if [ -f "$p" ] && [ -r "$p" ]; then
-    n=$(wc -c < "$p") && printf 'C %s\n' $n && head -c "$n" -- "$p"
+  if [ -f "$p" ] && [ -r "$p" ] && n=$(wc -c < "$p" 2>/dev/null); then
+    n=$((n+0)); printf 'C %s\n' "$n"
+    { head -c "$n" -- "$p" 2>/dev/null; head -c "$n" /dev/zero; } | head -c "$n"
   else
     echo X
   fi
@@ -51,7 +56,7 @@ func ParseFetch(paths []string, out []byte) ([][]byte, error) {
 			return nil, fmt.Errorf("content reply for %s: unexpected %q", p, trim(head))
 		}
 		n, err := strconv.Atoi(head[2:])
-		if err != nil || n < 0 || n > len(out) {
+		if err != nil || n < 0 || n > len(out) || strings.Trim(head[2:], "0123456789") != "" {
 			return nil, fmt.Errorf("content reply for %s: bad size %q", p, head[2:])
 		}
 		res[i], out = out[:n:n], out[n:]

@@ -124,8 +124,14 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 		if !s.Exists {
 			return c, nil
 		}
-		if s.Type == TypeDir {
+		switch s.Type {
+		case TypeDir:
 			return nil, fmt.Errorf("%s is a directory, not a file: remove it with a directory resource", f.path)
+		case TypeOther:
+			// A FIFO, a socket or a device node is not what a file
+			// resource manages: removing /dev/sda by mistake must not be
+			// one plan away.
+			return nil, fmt.Errorf("%s is a special file, not a file: it is left alone", f.path)
 		}
 		c.Action = Delete
 		return c, nil

@@ -157,14 +157,21 @@ func (p *perms) chownByName(ctx context.Context, t *Target, path string) error {
 
 // fix applies mode and ownership differences to an existing path in place.
 func (p *perms) fix(ctx context.Context, t *Target, fsys inventory.FileSystem, path string, s *PathState) error {
+	chowned := false
 	if p.owner != "" || p.group != "" {
 		if err := p.chown(ctx, t, fsys, path, s.UID, s.GID); err != nil {
 			return err
 		}
+		chowned = true
 	}
-	// chown clears setuid/setgid bits: set the mode afterwards.
-	if p.hasMode && (modeBits(s.Mode) != p.mode || p.owner != "" || p.group != "") {
-		if err := fsys.Chmod(path, p.mode); err != nil {
+	// chown clears the setuid and setgid bits of a regular file, even as
+	// root: set the mode afterwards, the existing one when it is unmanaged.
+	mode, setMode := p.mode, p.hasMode
+	if !setMode && chowned && s.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+		mode, setMode = modeBits(s.Mode), true
+	}
+	if setMode && (modeBits(s.Mode) != mode || chowned) {
+		if err := fsys.Chmod(path, mode); err != nil {
 			return fmt.Errorf("chmod %s: %w", path, err)
 		}
 	}

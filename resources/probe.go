@@ -35,6 +35,8 @@ const (
 	qGroup queryType = 'g' // gid of a group name
 )
 
+// query is one line of the probe's input. Path queries are indexed under
+// qPath whatever their type, so that a path is stat'ed once.
 type query struct {
 	typ queryType
 	arg string
@@ -52,13 +54,18 @@ func (p *Probe) add(q query) {
 }
 
 // Path asks for the lstat of path; with hash, also the sha256 of its content
-// when it is a regular file.
+// when it is a regular file. A path is queried once: asking again with hash
+// upgrades the query, asking without hash keeps it.
 func (p *Probe) Path(path string, hash bool) {
-	if hash {
-		p.add(query{qHash, path})
-		return
+	k := query{qPath, path}
+	i, ok := p.index[k]
+	if !ok {
+		p.add(k)
+		i = p.index[k]
 	}
-	p.add(query{qPath, path})
+	if hash {
+		p.queries[i].typ = qHash
+	}
 }
 
 // User asks whether the user exists and for its uid and gid.
@@ -86,9 +93,14 @@ func (p *Probe) Cmd() inventory.Cmd {
 // newline or a NUL. Loaders reject such paths and names with a diagnostic.
 func ValidArg(s string) bool { return !strings.ContainsAny(s, "\n\x00") }
 
-// probeScript answers the queries on stdin. It needs POSIX sh, coreutils'
-// stat and sha256sum, and id; it forks a fixed number of processes for the
-// paths (one stat, one sha256sum) whatever their number.
+// probeScript answers the queries on stdin. It needs POSIX sh, GNU or
+// busybox stat (-c), sha256sum, xargs -0 and getent (or /etc/passwd and
+// /etc/group without it). The number of processes it starts does not grow
+// with the number of paths: one stat and one sha256sum (in xargs batches),
+// plus one readlink per symlink and one getent per account name; the
+// shell's own work stays linear. Paths and names only ever travel
+// as data, printed with printf '%s', never echo (dash's echo interprets
+// backslashes).
 const probeScript = `LC_ALL=C; export LC_ALL
 PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH
 echo 'T tend-probe 1'
@@ -108,70 +120,105 @@ printf 'F user %s\nF uid %s\n' "$(id -un)" "$(id -u)"
 for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server /usr/lib/sftp-server; do
   if [ -x "$s" ]; then printf 'F sftp_server %s\n' "$s"; break; fi
 done
+# oneline prints its argument with newlines made spaces, for error records.
+oneline() { printf '%s' "$1" | tr '\n' ' '; }
 absent_or_error() {
   a=$1
   while :; do
     case $a in */*) a=${a%/*} ;; *) a= ;; esac
     [ -n "$a" ] || a=/
     if [ -e "$a" ]; then
-      if [ -d "$a" ] && [ ! -x "$a" ]; then echo "R $2 error permission denied: $a"; else echo "R $2 absent"; fi
+      if [ -d "$a" ] && [ ! -x "$a" ]; then printf 'R %s error permission denied: %s\n' "$2" "$a"; else printf 'R %s absent\n' "$2"; fi
       return
     fi
-    [ "$a" = / ] && { echo "R $2 absent"; return; }
+    [ "$a" = / ] && { printf 'R %s absent\n' "$2"; return; }
   done
 }
-n=0; ix=; hx=
+nl='
+'
+# The existing paths (ex, one per line) and their query numbers (ix), and
+# those of them to hash (hp, hx). dash copies a whole string on every append,
+# so appends go through small buffers flushed every 64 paths: this keeps
+# thousands of paths fast (one "set -- $@ x" per path would take seconds).
+n=0; ix=; ex=; hx=; hp=; bi=; be=; bhi=; bhp=; k=0
+flush() { ix=$ix$bi; ex=$ex$be; hx=$hx$bhi; hp=$hp$bhp; bi=; be=; bhi=; bhp=; k=0; }
 while IFS= read -r q; do
   t=${q%%"	"*}; a=${q#*"	"}
   case $t in
   p|h)
     if [ -e "$a" ] || [ -L "$a" ]; then
-      ix="$ix $n"; set -- "$@" "$a"
-      if [ "$t" = h ] && [ -f "$a" ] && [ ! -L "$a" ]; then hx="$hx $n"; fi
+      bi="$bi $n"; be=$be$a$nl
+      if [ "$t" = h ] && [ -f "$a" ] && [ ! -L "$a" ]; then bhi="$bhi $n"; bhp=$bhp$a$nl; fi
+      k=$((k+1)); [ "$k" -lt 64 ] || flush
     else
       absent_or_error "$a" "$n"
     fi ;;
-  u)
-    if r=$(id -u -- "$a" 2>/dev/null); then echo "R $n user $r $(id -g -- "$a")"; else echo "R $n absent"; fi ;;
-  g)
-    if command -v getent >/dev/null 2>&1; then r=$(getent group "$a"); else r=$(grep "^$a:" /etc/group); fi
-    if [ -n "$r" ]; then r=${r#*:}; r=${r#*:}; echo "R $n group ${r%%:*}"; else echo "R $n absent"; fi ;;
-  *) echo "R $n error unknown query type"; ;;
+  u|g)
+    # getent tells "no such account" (status 2) from a failed lookup (a
+    # directory service down): only the first is absent.
+    db=passwd; [ "$t" = g ] && db=group
+    if command -v getent >/dev/null 2>&1; then r=$(getent "$db" -- "$a" 2>&1); e=$?
+    else
+      # exact match on the name field, without turning the name into a regexp
+      r=; e=2
+      while IFS=: read -r f1 f2 f3 f4 f5; do [ "$f1" = "$a" ] && { r=$f1:$f2:$f3:$f4:; e=0; break; }; done < "/etc/$db"
+    fi
+    case $e in
+    0) r=${r#*:}; r=${r#*:}; i=${r%%:*}; r=${r#*:}
+       if [ "$t" = u ]; then printf 'R %s user %s %s\n' "$n" "$i" "${r%%:*}"; else printf 'R %s group %s\n' "$n" "$i"; fi ;;
+    2) printf 'R %s absent\n' "$n" ;;
+    *) printf 'R %s error getent %s %s: status %s: %s\n' "$n" "$db" "$a" "$e" "$(oneline "$r")" ;;
+    esac ;;
+  *) printf 'R %s error unknown query type\n' "$n" ;;
   esac
   n=$((n+1))
 done
+flush
+st='%f %u %g %s %U %G'
 if [ -n "$ix" ]; then
-  # the positional parameters hold the existing paths, in the order of $ix
-  out=$(stat -c '%f %u %g %s %U %G' -- "$@" 2>/dev/null) && ok=1 || ok=
-  if [ -n "$ok" ]; then
-    printf '%s\n' "$out" | { for x in $ix; do IFS= read -r l; echo "R $x path $l"; done; }
+  # One stat for all paths (in xargs batches); one per path only when that
+  # fails. A line "! message" stands for a path stat could not answer.
+  set -- $ix
+  if out=$(printf '%s' "$ex" | tr '\n' '\0' | xargs -0 stat -c "$st" -- 2>/dev/null); then
+    printf '%s\n' "$out"
   else
-    for x in $ix; do
-      a=$1; shift
-      if l=$(stat -c '%f %u %g %s %U %G' -- "$a" 2>&1); then echo "R $x path $l"
-      else echo "R $x error $(printf '%s' "$l" | tr '\n' ' ')"; fi
-      set -- "$@" "$a"
+    printf '%s' "$ex" | while IFS= read -r a; do
+      if l=$(stat -c "$st" -- "$a" 2>&1); then printf '%s\n' "$l"; else printf '! %s\n' "$(oneline "$l")"; fi
     done
-  fi
-  for x in $ix; do
-    a=$1; shift
-    if [ -L "$a" ]; then printf 'R %s link %s\n' "$x" "$(readlink -- "$a")"; fi
-    case " $hx " in *" $x "*) set -- "$@" "$a" ;; esac
-  done
-  if [ -n "$hx" ]; then
-    out=$(sha256sum -- "$@" 2>/dev/null) && ok=1 || ok=
-    if [ -n "$ok" ]; then
-      printf '%s\n' "$out" | { for x in $hx; do IFS= read -r l; l=${l#\\}; echo "R $x sha ${l%% *}"; done; }
-    else
-      for x in $hx; do
-        a=$1; shift
-        if l=$(sha256sum -- "$a" 2>&1); then l=${l#\\}; echo "R $x sha ${l%% *}"
-        else echo "R $x error $(printf '%s' "$l" | tr '\n' ' ')"; fi
-      done
-    fi
-  fi
+  fi | while IFS= read -r l && IFS= read -r a <&3; do
+    x=$1; shift
+    case $l in
+    "! "*) printf 'R %s error %s\n' "$x" "${l#! }" ;;
+    a???" "*)
+      # a symlink (mode 0120000): its target, which must be one line
+      printf 'R %s path %s\n' "$x" "$l"
+      if r=$(readlink -- "$a" 2>&1); then
+        case $r in *"$nl"*) printf 'R %s error symlink target holds a newline\n' "$x" ;;
+        *) printf 'R %s link %s\n' "$x" "$r" ;; esac
+      else printf 'R %s error %s\n' "$x" "$(oneline "$r")"; fi ;;
+    *) printf 'R %s path %s\n' "$x" "$l" ;;
+    esac
+  done 3<<EOF
+$ex
+EOF
 fi
-echo "E $n"
+if [ -n "$hx" ]; then
+  set -- $hx
+  if out=$(printf '%s' "$hp" | tr '\n' '\0' | xargs -0 sha256sum -- 2>/dev/null); then
+    printf '%s\n' "$out"
+  else
+    printf '%s' "$hp" | while IFS= read -r a; do
+      if l=$(sha256sum -- "$a" 2>&1); then printf '%s\n' "$l"; else printf '! %s\n' "$(oneline "$l")"; fi
+    done
+  fi | while IFS= read -r l; do
+    x=$1; shift
+    case $l in
+    "! "*) printf 'R %s error %s\n' "$x" "${l#! }" ;;
+    *) l=${l#\\}; printf 'R %s sha %s\n' "$x" "${l%% *}" ;;
+    esac
+  done
+fi
+printf 'E %s\n' "$n"
 `
 
 // Facts are what the probe learns about a host besides its resources.
@@ -192,12 +239,23 @@ type Facts struct {
 // FileType is the type of an observed path.
 type FileType string
 
+// The types a probe reports; TypeOther stands for a FIFO, a socket or a
+// device, which no kind replaces.
 const (
 	TypeFile    FileType = "file"
 	TypeDir     FileType = "directory"
 	TypeSymlink FileType = "symlink"
 	TypeOther   FileType = "other"
 )
+
+// describe returns t with its article, for messages: "a file", "a special
+// file".
+func (t FileType) describe() string {
+	if t == TypeOther {
+		return "a special file"
+	}
+	return "a " + string(t)
+}
 
 // PathState is the observed state of one path.
 type PathState struct {
@@ -212,6 +270,8 @@ type PathState struct {
 	SHA256 string // hex; only for regular files probed with hash
 	Target string // symlink target
 	Err    string // the host could not answer this query
+
+	hasTarget bool // a link record arrived
 }
 
 // Account is the observed state of a user or group.
@@ -327,13 +387,15 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 			return nil, fmt.Errorf("probe reply has no answer for %c %s", q.typ, q.arg)
 		}
 	}
-	for i, q := range p.queries {
-		if q.typ == qHash {
-			if s := o.paths[q.arg]; s.Err == "" && s.Type == TypeFile && s.SHA256 == "" {
-				return nil, fmt.Errorf("probe reply has no sha256 for %s", q.arg)
-			}
+	for _, q := range p.queries {
+		s := o.paths[q.arg]
+		switch {
+		case q.typ != qPath && q.typ != qHash, s.Err != "":
+		case q.typ == qHash && s.Type == TypeFile && s.SHA256 == "":
+			return nil, fmt.Errorf("probe reply has no sha256 for %s", q.arg)
+		case s.Type == TypeSymlink && !s.hasTarget:
+			return nil, fmt.Errorf("probe reply has no target for the symlink %s", q.arg)
 		}
-		_ = i
 	}
 	return o, nil
 }
@@ -398,8 +460,23 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 		}
 		switch rtype {
 		case "absent":
+			if val != "" {
+				return fmt.Errorf("bad absent record %q for %s", val, q.arg)
+			}
 			return primary()
 		case "error":
+			if val == "" {
+				val = "unknown error"
+			}
+			if *seen && (s.Exists || s.Err != "") {
+				// stat answered but readlink or sha256sum failed (an
+				// unreadable file under a non-root login), or several
+				// steps failed: the path is an error, never half known.
+				if s.Err == "" {
+					s.Err = val
+				}
+				return nil
+			}
 			s.Err = val
 			return primary()
 		case "path":
@@ -408,12 +485,18 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 			}
 			return s.parseStat(val)
 		case "link":
-			if !s.Exists || s.Type != TypeSymlink {
+			if s.Err != "" {
+				return nil // an earlier step failed; the error stands
+			}
+			if !s.Exists || s.Type != TypeSymlink || s.hasTarget {
 				return fmt.Errorf("link record for %s, which is not a symlink", q.arg)
 			}
-			s.Target = val
+			s.Target, s.hasTarget = val, true
 			return nil
 		case "sha":
+			if s.Err != "" {
+				return nil // an earlier step failed; the error stands
+			}
 			if !s.Exists || s.Type != TypeFile || q.typ != qHash {
 				return fmt.Errorf("sha record for %s, which was not hashed", q.arg)
 			}
@@ -433,6 +516,9 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 		case "absent":
 		case "error":
 			a.Err = val
+			if val == "" {
+				a.Err = "unknown error"
+			}
 		case "user", "group":
 			if (rtype == "user") != (q.typ == qUser) {
 				return fmt.Errorf("%s record for %c query %s", rtype, q.typ, q.arg)

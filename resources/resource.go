@@ -20,6 +20,7 @@ type Addr struct {
 	Name string
 }
 
+// String returns the address as plans print it: kind[name].
 func (a Addr) String() string { return a.Kind + "[" + a.Name + "]" }
 
 // Resource is one desired piece of a host's state. Its lifecycle in a run:
