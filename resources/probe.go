@@ -136,19 +136,23 @@ absent_or_error() {
 }
 nl='
 '
-# The existing paths (ex, one per line) and their query numbers (ix), and
-# those of them to hash (hp, hx). dash copies a whole string on every append,
-# so appends go through small buffers flushed every 64 paths: this keeps
-# thousands of paths fast (one "set -- $@ x" per path would take seconds).
+# From here on, lists split on newlines only and never glob: paths are data.
+IFS=$nl; set -f
+# The existing paths (ex) and their query numbers (ix), and those of them to
+# hash (hp, hx), one per line. dash copies a whole string on every append,
+# so appends go through small buffers flushed every 64 paths; lists are
+# walked with for over a split variable, not with read, which reads one byte
+# per system call. This keeps thousands of paths linear and fast.
 n=0; ix=; ex=; hx=; hp=; bi=; be=; bhi=; bhp=; k=0
 flush() { ix=$ix$bi; ex=$ex$be; hx=$hx$bhi; hp=$hp$bhp; bi=; be=; bhi=; bhp=; k=0; }
-while IFS= read -r q; do
+qs=$(cat)
+for q in $qs; do
   t=${q%%"	"*}; a=${q#*"	"}
   case $t in
   p|h)
     if [ -e "$a" ] || [ -L "$a" ]; then
-      bi="$bi $n"; be=$be$a$nl
-      if [ "$t" = h ] && [ -f "$a" ] && [ ! -L "$a" ]; then bhi="$bhi $n"; bhp=$bhp$a$nl; fi
+      bi=$bi$n$nl; be=$be$a$nl
+      if [ "$t" = h ] && [ -f "$a" ] && [ ! -L "$a" ]; then bhi=$bhi$n$nl; bhp=$bhp$a$nl; fi
       k=$((k+1)); [ "$k" -lt 64 ] || flush
     else
       absent_or_error "$a" "$n"
@@ -173,51 +177,57 @@ while IFS= read -r q; do
   esac
   n=$((n+1))
 done
-flush
+qs=; flush
 st='%f %u %g %s %U %G'
 if [ -n "$ix" ]; then
   # One stat for all paths (in xargs batches); one per path only when that
   # fails. A line "! message" stands for a path stat could not answer.
-  set -- $ix
-  if out=$(printf '%s' "$ex" | tr '\n' '\0' | xargs -0 stat -c "$st" -- 2>/dev/null); then
-    printf '%s\n' "$out"
+  if out=$(printf '%s' "$ex" | tr '\n' '\0' | xargs -0 stat -c "$st" -- 2>/dev/null); then :
   else
-    printf '%s' "$ex" | while IFS= read -r a; do
+    out=$(for a in $ex; do
       if l=$(stat -c "$st" -- "$a" 2>&1); then printf '%s\n' "$l"; else printf '! %s\n' "$(oneline "$l")"; fi
-    done
-  fi | while IFS= read -r l && IFS= read -r a <&3; do
-    x=$1; shift
+    done)
+  fi
+  set -- $ix; lk=
+  for l in $out; do
     case $l in
-    "! "*) printf 'R %s error %s\n' "$x" "${l#! }" ;;
-    a???" "*)
-      # a symlink (mode 0120000): its target, which must be one line
-      printf 'R %s path %s\n' "$x" "$l"
+    "! "*) printf 'R %s error %s\n' "$1" "${l#! }" ;;
+    a???" "*) printf 'R %s path %s\n' "$1" "$l"; lk=$lk$1$nl ;; # a symlink (mode 0120000)
+    *) printf 'R %s path %s\n' "$1" "$l" ;;
+    esac
+    shift
+  done
+  # The targets of the symlinks (lk, in query order), each on one line.
+  set -- $ix
+  for a in $ex; do
+    [ -n "$lk" ] || break
+    if [ "$1" = "${lk%%"$nl"*}" ]; then
+      lk=${lk#*"$nl"}
       if r=$(readlink -- "$a" 2>&1); then
-        case $r in *"$nl"*) printf 'R %s error symlink target holds a newline\n' "$x" ;;
-        *) printf 'R %s link %s\n' "$x" "$r" ;; esac
-      else printf 'R %s error %s\n' "$x" "$(oneline "$r")"; fi ;;
-    *) printf 'R %s path %s\n' "$x" "$l" ;;
-    esac
-  done 3<<EOF
-$ex
-EOF
-fi
-if [ -n "$hx" ]; then
-  set -- $hx
-  if out=$(printf '%s' "$hp" | tr '\n' '\0' | xargs -0 sha256sum -- 2>/dev/null); then
-    printf '%s\n' "$out"
-  else
-    printf '%s' "$hp" | while IFS= read -r a; do
-      if l=$(sha256sum -- "$a" 2>&1); then printf '%s\n' "$l"; else printf '! %s\n' "$(oneline "$l")"; fi
-    done
-  fi | while IFS= read -r l; do
-    x=$1; shift
-    case $l in
-    "! "*) printf 'R %s error %s\n' "$x" "${l#! }" ;;
-    *) l=${l#\\}; printf 'R %s sha %s\n' "$x" "${l%% *}" ;;
-    esac
+        case $r in *"$nl"*) printf 'R %s error symlink target holds a newline\n' "$1" ;;
+        *) printf 'R %s link %s\n' "$1" "$r" ;; esac
+      else printf 'R %s error %s\n' "$1" "$(oneline "$r")"; fi
+    fi
+    shift
   done
 fi
+if [ -n "$hx" ]; then
+  if out=$(printf '%s' "$hp" | tr '\n' '\0' | xargs -0 sha256sum -- 2>/dev/null); then :
+  else
+    out=$(for a in $hp; do
+      if l=$(sha256sum -- "$a" 2>&1); then printf '%s\n' "$l"; else printf '! %s\n' "$(oneline "$l")"; fi
+    done)
+  fi
+  set -- $hx
+  for l in $out; do
+    case $l in
+    "! "*) printf 'R %s error %s\n' "$1" "${l#! }" ;;
+    *) l=${l#\\}; printf 'R %s sha %s\n' "$1" "${l%% *}" ;;
+    esac
+    shift
+  done
+fi
+unset IFS; set +f
 printf 'E %s\n' "$n"
 `
 
