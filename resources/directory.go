@@ -30,6 +30,7 @@ func init() {
 // parents are created with mode 0755. With state = "absent" the directory
 // and everything in it is removed.
 type Directory struct {
+	addr    Addr
 	name    string
 	path    string
 	present bool
@@ -42,7 +43,7 @@ const defaultDirMode fs.FileMode = 0o755
 
 func newDirectory(b *Block) (Resource, hcl.Diagnostics) {
 	d := &decoder{b: b}
-	r := &Directory{name: b.Name}
+	r := &Directory{addr: b.Addr, name: b.Name}
 	r.path = d.path()
 	r.present = d.state()
 	r.perms.decode(d)
@@ -53,7 +54,7 @@ func newDirectory(b *Block) (Resource, hcl.Diagnostics) {
 }
 
 // Addr returns directory[name].
-func (r *Directory) Addr() Addr { return Addr{Kind: "directory", Name: r.name} }
+func (r *Directory) Addr() Addr { return r.addr }
 
 // Path returns the managed path.
 func (r *Directory) Path() string { return r.path }

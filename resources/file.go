@@ -37,6 +37,7 @@ func init() {
 // File manages a regular file: its content (given inline, from a template,
 // or from a file of the repository), mode and ownership; or its absence.
 type File struct {
+	addr    Addr
 	name    string
 	path    string
 	present bool
@@ -53,7 +54,7 @@ const defaultFileMode fs.FileMode = 0o644
 
 func newFile(b *Block) (Resource, hcl.Diagnostics) {
 	d := &decoder{b: b}
-	f := &File{name: b.Name}
+	f := &File{addr: b.Addr, name: b.Name}
 	f.path = d.path()
 	f.present = d.state()
 	f.perms.decode(d)
@@ -99,7 +100,7 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 }
 
 // Addr returns file[name].
-func (f *File) Addr() Addr { return Addr{Kind: "file", Name: f.name} }
+func (f *File) Addr() Addr { return f.addr }
 
 // Path returns the managed path.
 func (f *File) Path() string { return f.path }

@@ -29,6 +29,7 @@ var (
 // attribute's Range is on its own line, in the sorted order of the names.
 func testBlock(kind, name string, attrs map[string]cty.Value) *Block {
 	b := &Block{
+		Addr:       Addr{Kind: kind, Name: name},
 		Kind:       kind,
 		Name:       name,
 		DeclRange:  testDeclRange,

@@ -13,15 +13,33 @@ import (
 	"github.com/tendhq/tend/inventory"
 )
 
-// Addr names a resource in a host's graph. It prints as kind[name], because
-// names hold paths and dots: file[/etc/motd].
+// Addr names a resource in a host's graph. A single resource prints as
+// kind[name], because names hold paths and dots: file[/etc/motd]. An
+// instance of a for_each or count prints as kind.name[key]: file.vhost["shop"],
+// file.web[0]. Inside a module the module path comes first:
+// module.nginx.file[site], module.sites["a"].file.vhost["shop"].
 type Addr struct {
-	Kind string
-	Name string
+	// Module is the module instance path, "" at the top level, e.g.
+	// `module.nginx` or `module.sites["a"].module.tls`.
+	Module string
+	Kind   string
+	Name   string
+	// Key is the instance key as written in the address: a quoted string
+	// for for_each (`"shop"`), a number for count (`3`), "" for neither.
+	Key string
 }
 
-// String returns the address as plans print it: kind[name].
-func (a Addr) String() string { return a.Kind + "[" + a.Name + "]" }
+// String returns the address as plans print it.
+func (a Addr) String() string {
+	s := a.Kind + "[" + a.Name + "]"
+	if a.Key != "" {
+		s = a.Kind + "." + a.Name + "[" + a.Key + "]"
+	}
+	if a.Module != "" {
+		s = a.Module + "." + s
+	}
+	return s
+}
 
 // Resource is one desired piece of a host's state. Its lifecycle in a run:
 //
@@ -73,6 +91,9 @@ type Attr struct {
 
 // Block is an evaluated resource block as a kind sees it.
 type Block struct {
+	// Addr is the address the resource reports; Kind and Name repeat its
+	// kind and its block label.
+	Addr       Addr
 	Kind       string
 	Name       string
 	DeclRange  hcl.Range // the block header

@@ -28,6 +28,7 @@ func init() {
 // the old one. A regular file in the way is replaced only with force = true;
 // a directory never.
 type Symlink struct {
+	addr    Addr
 	name    string
 	path    string
 	target  string
@@ -39,7 +40,7 @@ var _ Resource = (*Symlink)(nil)
 
 func newSymlink(b *Block) (Resource, hcl.Diagnostics) {
 	d := &decoder{b: b}
-	r := &Symlink{name: b.Name}
+	r := &Symlink{addr: b.Addr, name: b.Name}
 	r.path = d.path()
 	r.present = d.state()
 	r.force = d.boolean("force", false)
@@ -54,7 +55,7 @@ func newSymlink(b *Block) (Resource, hcl.Diagnostics) {
 }
 
 // Addr returns symlink[name].
-func (r *Symlink) Addr() Addr { return Addr{Kind: "symlink", Name: r.name} }
+func (r *Symlink) Addr() Addr { return r.addr }
 
 // Path returns the managed path.
 func (r *Symlink) Path() string { return r.path }

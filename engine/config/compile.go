@@ -525,6 +525,7 @@ func (cp *compilation) evalResource(d *resourceDecl) resources.Resource {
 		return nil
 	}
 	b := &resources.Block{
+		Addr:       d.addr,
 		Kind:       d.addr.Kind,
 		Name:       d.addr.Name,
 		DeclRange:  d.block.DefRange,
