@@ -77,6 +77,53 @@ type Target struct {
 	// Observed is the probe reply the Change was computed from.
 	Observed *Observed
 	Log      *zap.Logger
+	// Once runs fn the first time it is called with key during this host's
+	// apply, and returns that first call's error to every caller; callers
+	// after the first wait for it. Kinds use it for per-host steps such as
+	// `systemctl daemon-reload` or refreshing the apt cache. Nil in tests
+	// that build a Target by hand: use RunOnce.
+	Once func(key string, fn func() error) error
+	// Applied reports the changes applied so far on this host in this run,
+	// for steps that depend on them (a unit file under /etc/systemd changed:
+	// reload systemd before touching services). Nil when unknown.
+	Applied func() []*Change
+}
+
+// RunOnce calls t.Once when it is set, and fn directly otherwise.
+func (t *Target) RunOnce(key string, fn func() error) error {
+	if t.Once == nil {
+		return fn()
+	}
+	return t.Once(key, fn)
+}
+
+// BatchResource is a resource whose changes on one host are applied
+// together with those of every other resource of the same BatchKey, in one
+// remote call: all package changes of a host become one package-manager
+// invocation (install list, remove list), as Ansible's squashed loops do.
+// The engine applies the batch once all dependencies of all its members
+// applied; if the batch fails, every member failed.
+type BatchResource interface {
+	Resource
+	// BatchKey names the batch, e.g. "package".
+	BatchKey() string
+	// ApplyBatch applies the changes of all members (rs[i] has cs[i]; only
+	// members whose change is not NoOp are passed). It is called on one of
+	// them. It returns one error per member (nil for success) or a single
+	// error for all when the call as a whole failed.
+	ApplyBatch(ctx context.Context, t *Target, rs []BatchResource, cs []*Change) ([]error, error)
+}
+
+// Notifiable is a resource that can be notified (by `notify` on another
+// resource or `subscribe` on itself): a service restarts or reloads, a
+// refresh_only exec runs. The engine calls Notify once per run, after all
+// the notifiers applied, and only when one of them changed something on this
+// host. how is the receiver's on_notify ("restart", "reload" or "run").
+// Pending notifications are journaled on the host before the notifier
+// applies, so that a run that fails in between still delivers them next time.
+type Notifiable interface {
+	Resource
+	Notify(ctx context.Context, t *Target, how string) error
 }
 
 // Attr is one evaluated attribute of a resource block, with where it was
