@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tendhq/tend/engine/config"
-	"github.com/tendhq/tend/engine/graph"
 	"github.com/tendhq/tend/engine/report"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/resources"
@@ -234,42 +232,6 @@ func (h *hostRun) fetchContent(ctx context.Context, obs *resources.Observed) {
 		if resources.IsBinary(cc.Before) {
 			cc.Binary = true
 		}
-	}
-}
-
-// apply walks the graph: dependencies first, independent resources in
-// parallel; a failed resource skips everything that depends on it.
-func (h *hostRun) apply(ctx context.Context, obs *resources.Observed) {
-	target := &resources.Target{Host: h.g.Host, Transport: h.t, Observed: obs, Log: h.log}
-	errs := h.g.Graph.Walk(ctx, h.o.ResourceParallel, func(ctx context.Context, addr string) error {
-		r := h.res[addr]
-		if r.Status == report.StatusError {
-			return errors.New(r.Error)
-		}
-		if !r.Change.Changed() {
-			return nil
-		}
-		t0 := time.Now()
-		err := h.nodes[addr].Resource.Apply(ctx, target, r.Change)
-		if err != nil {
-			h.log.Info("apply failed", zap.String("resource", addr), zap.Error(err))
-			return err
-		}
-		h.log.Info("applied", zap.String("resource", addr), zap.String("action", r.Change.Action.String()), zap.Duration("took", time.Since(t0)))
-		r.Status = report.StatusApplied
-		return nil
-	})
-	for addr, err := range errs {
-		r := h.res[addr]
-		if r == nil || err == nil || r.Status == report.StatusError {
-			continue
-		}
-		var skip *graph.SkippedError[string]
-		if errors.As(err, &skip) {
-			r.Status, r.SkippedBecause = report.StatusSkipped, skip.Because
-			continue
-		}
-		r.Status, r.Error = report.StatusFailed, err.Error()
 	}
 }
 
