@@ -36,7 +36,7 @@ func init() {
 	})
 }
 
-func (r *touchBatch) Addr() resources.Addr      { return r.addr }
+func (r *touchBatch) Addr() resources.Addr       { return r.addr }
 func (r *touchBatch) Observe(p *resources.Probe) { p.Path(r.path, false) }
 func (r *touchBatch) BatchKey() string           { return "test_touch" }
 
