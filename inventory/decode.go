@@ -1,7 +1,9 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"strings"
 	"time"
@@ -21,8 +23,8 @@ var fileSchema = &hcl.BodySchema{
 	},
 }
 
-// settingAttrs are the connection settings and vars, allowed in defaults,
-// group and host blocks alike.
+// settingAttrs are the connection settings, vars and vars_files, allowed in
+// defaults, group and host blocks alike.
 var settingAttrs = []hcl.AttributeSchema{
 	{Name: "user"},
 	{Name: "port"},
@@ -35,6 +37,7 @@ var settingAttrs = []hcl.AttributeSchema{
 	{Name: "jump"},
 	{Name: "connect_timeout"},
 	{Name: "vars"},
+	{Name: "vars_files"},
 }
 
 var (
@@ -77,10 +80,14 @@ type settings struct {
 	connectTimeout                     opt[time.Duration]
 	// vars is nil when the level has no vars.
 	vars map[string]cty.Value
+	// varFiles are the resolved paths of vars_files, lowest precedence
+	// first; levels add to them rather than replace them.
+	varFiles []string
 }
 
-// merge lays p over s: every setting p gives replaces s's, and every
-// top-level key of p's vars replaces the whole value of that key in s.
+// merge lays p over s: every setting p gives replaces s's, every top-level
+// key of p's vars replaces the whole value of that key in s, and p's
+// vars_files come after s's.
 func (s *settings) merge(p *settings) {
 	s.user.over(p.user)
 	s.knownHosts.over(p.knownHosts)
@@ -97,6 +104,7 @@ func (s *settings) merge(p *settings) {
 	for k, v := range p.vars {
 		s.vars[k] = v
 	}
+	s.varFiles = append(s.varFiles, p.varFiles...)
 }
 
 // ref is a name written in a list (a group's hosts or children, a host's
@@ -143,6 +151,9 @@ type hostDecl struct {
 type decoder struct {
 	ctx   *hcl.EvalContext
 	diags hcl.Diagnostics
+	// varFile resolves an element of vars_files written in the inventory
+	// file from and checks that the file exists (reader.varFile).
+	varFile func(from, p string) (string, error)
 }
 
 // errorf adds an error diagnostic about rng.
@@ -303,8 +314,30 @@ func (d *decoder) vars(attr *hcl.Attribute) map[string]cty.Value {
 	return out
 }
 
-// settings decodes the connection settings and vars of a block body's
-// content.
+// varFiles decodes vars_files: a list of paths, relative to the inventory
+// file that holds them, of files that must exist. Each missing one is
+// reported at its element and left out.
+func (d *decoder) varFiles(attr *hcl.Attribute) []string {
+	refs, _ := d.strList(attr)
+	var out []string
+	for _, r := range refs {
+		full, err := d.varFile(attr.Range.Filename, r.name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			d.errorf(r.rng, "Missing vars file",
+				"The vars file %s does not exist. A path in vars_files is relative to the inventory file that lists it.",
+				full)
+		case err != nil:
+			d.errorf(r.rng, "Invalid vars file", "The vars file %q cannot be used: %s.", r.name, err)
+		default:
+			out = append(out, full)
+		}
+	}
+	return out
+}
+
+// settings decodes the connection settings, vars and vars_files of a block
+// body's content.
 func (d *decoder) settings(attrs hcl.Attributes) settings {
 	var s settings
 	for name, attr := range attrs {
@@ -327,6 +360,8 @@ func (d *decoder) settings(attrs hcl.Attributes) settings {
 			s.connectTimeout = d.duration(attr)
 		case "vars":
 			s.vars = d.vars(attr)
+		case "vars_files":
+			s.varFiles = d.varFiles(attr)
 		}
 	}
 	one, many := attrs["identity_file"], attrs["identity_files"]

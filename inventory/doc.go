@@ -12,9 +12,9 @@
 //
 // # The inventory language
 //
-// An inventory is one HCL file, or a directory whose *.hcl files are read
-// in name order (not recursively; names starting with a dot are skipped).
-// Every file may hold these blocks:
+// An inventory is one file, or a directory whose *.hcl and *.hcl.json
+// files are read in name order (not recursively; names starting with a dot
+// are skipped). Every file may hold these blocks:
 //
 //	defaults {
 //	  user            = "deploy"
@@ -27,6 +27,7 @@
 //	  jump            = "bastion"              # a host of the inventory, or "user@addr:port"
 //	  connect_timeout = "10s"                  # a Go duration
 //	  vars            = { http_port = 8080, motd = "hi" }
+//	  vars_files      = ["vars/production.hcl"]  # values of spec variables
 //	}
 //
 //	group "web" {
@@ -55,6 +56,33 @@
 // lookup, jsonencode, ...; see funcs.go). There are no variables. A null
 // value leaves a setting unset.
 //
+// # JSON syntax
+//
+// A file whose name ends in ".json" (*.hcl.json in a directory) is read in
+// HCL's JSON syntax, for inventories that programs write: blocks are
+// properties ("defaults": {...}, "group": {"web": {...}}, "host":
+// {"web1": {...}}), strings are templates ("${env(\"USER\")}"), and a
+// property named "//" is a comment. Both syntaxes decode to the same Hosts,
+// and diagnostics in JSON files carry file:line:column too.
+//
+// # Variable files
+//
+// vars_files, allowed in defaults, group and host blocks, lists files of
+// values for the spec's variables: HCL attribute files (name = value), the
+// format of tend plan --var-file. A path is relative to the inventory file
+// that lists it (or absolute; LoadFS takes only paths inside its file
+// system). The loader checks that each file exists, and reports a missing
+// one at its element of the list, but does not parse it: the values are
+// typed by the spec's variable declarations, so the spec loader reads them
+// per host. Keep them out of an inventory directory (a vars/ subdirectory
+// does), or every *.hcl among them is read as part of the inventory.
+//
+// Unlike the other settings, vars_files add up: Host.VarFiles lists the
+// defaults' files, then each group's in the host's group order
+// (Host.Groups), then the host's own, lowest precedence first, so that a
+// later file's values override an earlier one's. A file listed at several
+// levels appears once, at its highest position.
+//
 // # Precedence
 //
 // A host's settings are merged from three levels, each overriding the one
@@ -69,6 +97,7 @@
 // Variables merge per top-level key: a level that sets a key replaces that
 // key's whole value, as Ansible does by default; other keys are kept.
 // Host.Vars is the merged object (cty.EmptyObjectVal when there are none).
+// vars_files add up instead (see Variable files).
 //
 // # Defaults
 //

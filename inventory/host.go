@@ -35,6 +35,15 @@ type Host struct {
 	Groups []string
 	// Vars is an object of the host's merged variables.
 	Vars cty.Value
+	// VarFiles are the files of spec variable values (vars_files) that
+	// apply to the host: absolute, cleaned paths in precedence order,
+	// lowest first: the defaults' files, then each group's in the host's
+	// group precedence order (Groups), then the host's own. A file listed
+	// at several levels appears once, at its highest position. The files
+	// exist when the inventory is loaded but are not parsed: their values
+	// are typed by the spec's variable declarations. For an inventory read
+	// with LoadFS, they are slash-separated paths in that file system.
+	VarFiles []string
 
 	// DeclRange is where the host block is; diagnostics about a host point
 	// there.

@@ -41,10 +41,11 @@ type Group struct {
 	DeclRange hcl.Range
 }
 
-// Load reads the inventory at path: one HCL file, or a directory whose
-// *.hcl files are all read in name order (not recursively; names starting
-// with a dot are skipped). It returns every problem found, never only the
-// first. The Inventory is non-nil even when the diagnostics hold errors, so
+// Load reads the inventory at path: one file, or a directory whose *.hcl
+// and *.hcl.json files are all read in name order (not recursively; names
+// starting with a dot are skipped). A file whose name ends in ".json" is in
+// HCL's JSON syntax, any other in HCL's native syntax. It returns every
+// problem found, never only the first. The Inventory is non-nil even when the diagnostics hold errors, so
 // that they can be printed with its Files; it must not be used then.
 func Load(path string) (*Inventory, hcl.Diagnostics) {
 	return load(osReader(path), osEnv())
@@ -53,7 +54,8 @@ func Load(path string) (*Inventory, hcl.Diagnostics) {
 // LoadFS is Load on a file system: dir is a directory (or a single file) in
 // fsys, and diagnostics name files by their path in fsys. The Git source
 // hands its checkout this way. Identity files and known_hosts still refer to
-// the local machine.
+// the local machine; vars_files are files of fsys, and Host.VarFiles holds
+// their paths in fsys.
 func LoadFS(fsys fs.FS, dir string) (*Inventory, hcl.Diagnostics) {
 	return load(fsReader(fsys, dir), osEnv())
 }
@@ -165,6 +167,9 @@ type reader struct {
 	readDir  func(name string) ([]fs.DirEntry, error)
 	readFile func(name string) ([]byte, error)
 	join     func(dir, name string) string
+	// resolve turns p, written in the inventory file from, into the
+	// cleaned path Host.VarFiles holds.
+	resolve func(from, p string) (string, error)
 }
 
 // osReader reads from the local file system.
@@ -175,6 +180,13 @@ func osReader(root string) reader {
 		readDir:  os.ReadDir,
 		readFile: os.ReadFile,
 		join:     func(d, n string) string { return filepath.Join(d, n) },
+		resolve: func(from, p string) (string, error) {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(filepath.Dir(from), p)
+			}
+			// Abs cleans the path too.
+			return filepath.Abs(p)
+		},
 	}
 }
 
@@ -186,7 +198,51 @@ func fsReader(fsys fs.FS, root string) reader {
 		readDir:  func(n string) ([]fs.DirEntry, error) { return fs.ReadDir(fsys, n) },
 		readFile: func(n string) ([]byte, error) { return fs.ReadFile(fsys, n) },
 		join:     func(d, n string) string { return path.Join(d, n) },
+		resolve: func(from, p string) (string, error) {
+			// A file system has no absolute paths and nothing above its
+			// root: the inventory can only refer to files it holds.
+			if path.IsAbs(p) {
+				return "", errors.New("the inventory is read from a repository checkout, " +
+					"so the path must be relative to the inventory file")
+			}
+			q := path.Join(path.Dir(from), p)
+			if !fs.ValidPath(q) {
+				return "", fmt.Errorf("the path leads to %s, outside the repository checkout the inventory is read from", q)
+			}
+			return q, nil
+		},
 	}
+}
+
+// varFile resolves p, an element of vars_files written in the inventory
+// file from, and checks that it names a file (following symbolic links). It
+// returns the resolved path, also with an error when it has one.
+func (r reader) varFile(from, p string) (string, error) {
+	full, err := r.resolve(from, p)
+	if err != nil {
+		return "", err
+	}
+	st, err := r.stat(full)
+	if err != nil {
+		return full, err
+	}
+	if st.IsDir() {
+		return full, fmt.Errorf("%s is a directory, not a file", full)
+	}
+	return full, nil
+}
+
+// isInventoryFile reports whether a directory entry called name is read as
+// part of the inventory.
+func isInventoryFile(name string) bool {
+	return (strings.HasSuffix(name, ".hcl") || strings.HasSuffix(name, ".hcl.json")) &&
+		!strings.HasPrefix(name, ".")
+}
+
+// isJSON reports whether the inventory file called name is in HCL's JSON
+// syntax.
+func isJSON(name string) bool {
+	return strings.HasSuffix(name, ".json")
 }
 
 // sources reads the inventory file at r.root, or every inventory file of
@@ -213,7 +269,7 @@ func (r reader) sources() ([]source, hcl.Diagnostics) {
 		names = names[:0]
 		for _, e := range entries {
 			n := e.Name()
-			if !strings.HasSuffix(n, ".hcl") || strings.HasPrefix(n, ".") {
+			if !isInventoryFile(n) {
 				continue
 			}
 			full := r.join(r.root, n)
@@ -228,7 +284,7 @@ func (r reader) sources() ([]source, hcl.Diagnostics) {
 			return nil, hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  "Empty inventory",
-				Detail:   fmt.Sprintf("The inventory directory %s holds no *.hcl file.", r.root),
+				Detail:   fmt.Sprintf("The inventory directory %s holds no *.hcl or *.hcl.json file.", r.root),
 			}}
 		}
 	}
@@ -252,7 +308,7 @@ func (r reader) sources() ([]source, hcl.Diagnostics) {
 // load reads, decodes and resolves an inventory.
 func load(r reader, sys sysEnv) (*Inventory, hcl.Diagnostics) {
 	srcs, diags := r.sources()
-	inv, more := build(srcs, sys)
+	inv, more := build(srcs, r, sys)
 	diags = append(diags, more...)
 	sortDiags(diags)
 	return inv, diags

@@ -283,7 +283,7 @@ host "home" {
   jump          = "" # nothing to undo; still valid
 }
 `)
-	inv, diags := build([]source{{name: "defaults.hcl", src: src}}, fakeEnv(nil))
+	inv, diags := build([]source{{name: "defaults.hcl", src: src}}, osReader("."), fakeEnv(nil))
 	if len(diags) > 0 {
 		t.Fatalf("diagnostics:\n%s", diags.Error())
 	}
@@ -311,7 +311,7 @@ host "home" {
 	// Without an agent socket, the agent is off even when asked for.
 	env := fakeEnv(nil)
 	env.lookupEnv = func(string) (string, bool) { return "", false }
-	inv, _ = build([]source{{name: "a.hcl", src: []byte(`host "a" { ssh_agent = true }`)}}, env)
+	inv, _ = build([]source{{name: "a.hcl", src: []byte(`host "a" { ssh_agent = true }`)}}, osReader("."), env)
 	if inv.Host("a").UseAgent {
 		t.Errorf("UseAgent without SSH_AUTH_SOCK = true, want false")
 	}
@@ -640,7 +640,7 @@ func TestEnvFunc(t *testing.T) {
 		{expr: `env()`, err: "Not enough function arguments"},
 	} {
 		src := fmt.Sprintf("host \"h\" {\n  vars = { v = %s }\n}\n", c.expr)
-		inv, diags := build([]source{{name: "env.hcl", src: []byte(src)}}, fakeEnv(env))
+		inv, diags := build([]source{{name: "env.hcl", src: []byte(src)}}, osReader("."), fakeEnv(env))
 		if c.err != "" {
 			if len(diags) != 1 || diags[0].Summary != c.err || diags[0].Subject.Start.Line != 2 {
 				t.Errorf("%s: diagnostics %v, want one %q on line 2", c.expr, diags, c.err)
@@ -722,7 +722,7 @@ host "direct" {
   jump = ""
 }
 `)
-	inv, diags := build([]source{{name: "jump.hcl", src: src}}, fakeEnv(nil))
+	inv, diags := build([]source{{name: "jump.hcl", src: src}}, osReader("."), fakeEnv(nil))
 	if len(diags) > 0 {
 		t.Fatalf("diagnostics:\n%s", diags.Error())
 	}

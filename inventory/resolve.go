@@ -43,24 +43,29 @@ type builder struct {
 	reported   map[string]bool // diagnostics already given, see once
 }
 
-// build decodes srcs (in the order given) into an Inventory:
+// build decodes srcs (in the order given) into an Inventory; r resolves
+// and checks the paths of vars_files. The steps:
 //
 //  1. parse every file and decode its blocks, dropping duplicates;
 //  2. link names to declarations (group hosts and children, host groups);
 //  3. reject group cycles and rank groups in precedence order;
 //  4. merge each host's settings: defaults < its groups by rank < host;
 //  5. resolve jump hosts, which needs every host merged.
-func build(srcs []source, sys sysEnv) (*Inventory, hcl.Diagnostics) {
+func build(srcs []source, r reader, sys sysEnv) (*Inventory, hcl.Diagnostics) {
 	b := &builder{
 		sys:      sys,
-		d:        decoder{ctx: evalContext(sys.lookupEnv)},
+		d:        decoder{ctx: evalContext(sys.lookupEnv), varFile: r.varFile},
 		groupBy:  map[string]*groupDecl{},
 		hostBy:   map[string]*hostDecl{},
 		reported: map[string]bool{},
 	}
 	p := hclparse.NewParser()
 	for _, s := range srcs {
-		f, diags := p.ParseHCL(s.src, s.name)
+		parse := p.ParseHCL
+		if isJSON(s.name) {
+			parse = p.ParseJSON
+		}
+		f, diags := parse(s.src, s.name)
 		b.d.diags = append(b.d.diags, diags...)
 		if f != nil {
 			// A file with syntax errors still yields the blocks that
@@ -405,7 +410,26 @@ func (b *builder) merge(hd *hostDecl) (*Host, *settings) {
 	if len(s.vars) > 0 {
 		h.Vars = cty.ObjectVal(s.vars)
 	}
+	h.VarFiles = lastOnce(s.varFiles)
 	return h, s
+}
+
+// lastOnce returns files without repeats, each at the position of its last
+// occurrence, or nil when files is empty.
+func lastOnce(files []string) []string {
+	if len(files) == 0 {
+		return nil
+	}
+	seen := make(map[string]bool, len(files))
+	out := make([]string, 0, len(files))
+	for i := len(files) - 1; i >= 0; i-- {
+		if !seen[files[i]] {
+			seen[files[i]] = true
+			out = append(out, files[i])
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // or returns o's value when it is set, def otherwise.
