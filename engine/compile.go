@@ -4,22 +4,23 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/inventory"
 )
 
 // Compile builds the resource graph of every host, before any host is
-// contacted. Hosts that no role selects get no graph. The diagnostics of all
+// contacted. Hosts that no role selects get no graph. A host's variable
+// values are, by precedence: the variable's default < the host's variable
+// files (inventory.Host.VarFiles, in order, each read once) < vars, the
+// command line's values (--var-file, then --var). The diagnostics of all
 // hosts are merged: a problem found for several hosts is listed once. When
 // the diagnostics hold an error, the run must not start.
-func Compile(cfg *config.Config, hosts []*inventory.Host, vars map[string]cty.Value) ([]*config.HostGraph, hcl.Diagnostics) {
+func Compile(cfg *config.Config, hosts []*inventory.Host, vars map[string]config.Value) ([]*config.HostGraph, hcl.Diagnostics) {
 	var graphs []*config.HostGraph
 	var diags hcl.Diagnostics
 	seen := map[string]bool{}
-	for _, h := range hosts {
-		g, ds := cfg.Compile(h, vars)
+	add := func(ds hcl.Diagnostics) {
 		for _, d := range ds {
 			k := diagKey(d)
 			if seen[k] {
@@ -28,6 +29,26 @@ func Compile(cfg *config.Config, hosts []*inventory.Host, vars map[string]cty.Va
 			seen[k] = true
 			diags = append(diags, d)
 		}
+	}
+	for _, h := range hosts {
+		given := vars
+		if len(h.VarFiles) > 0 {
+			given = map[string]config.Value{}
+			for _, f := range h.VarFiles {
+				// The Config caches each file, so hosts sharing one read it
+				// once; its problems are merged like the others.
+				vals, ds := cfg.LoadVarFile(f)
+				add(ds)
+				for k, v := range vals {
+					given[k] = v
+				}
+			}
+			for k, v := range vars {
+				given[k] = v
+			}
+		}
+		g, ds := cfg.Compile(h, given)
+		add(ds)
 		if g != nil && len(g.Nodes) > 0 {
 			graphs = append(graphs, g)
 		}

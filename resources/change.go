@@ -49,6 +49,11 @@ type Change struct {
 	Attrs []AttrChange
 	// Content is set when a file's content differs.
 	Content *ContentChange
+	// Reason says why a kind decided as it did when the decision is not an
+	// attribute difference, also for NoOp: an exec's guard ("creates
+	// /srv/done exists"), a refresh_only exec ("runs only when notified").
+	// Plans show it next to the resource; "" for most changes.
+	Reason string
 }
 
 // AttrChange is one attribute's before and after as plain strings (renderers

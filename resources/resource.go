@@ -150,15 +150,39 @@ type Block struct {
 	// the block is in; a file resource's source is read relative to Dir.
 	Files fs.FS
 	Dir   string
+	// Blocks are the nested blocks of the kinds that declare some (see
+	// Kind.Blocks), in source order, dynamic blocks expanded.
+	Blocks []*Nested
+}
+
+// Nested is one evaluated nested block of a resource block.
+type Nested struct {
+	Type      string
+	Labels    []string
+	DeclRange hcl.Range
+	Attrs     map[string]*Attr // only the attributes that were set
+}
+
+// NestedSchema describes a nested block type a kind accepts. A nested block
+// holds attributes only; a spec writes it literally or generates it with a
+// dynamic block.
+type NestedSchema struct {
+	Type       string
+	LabelNames []string
+	Attributes []hcl.AttributeSchema
 }
 
 // Kind describes one resource kind: its schema and how to build a Resource
 // from an evaluated block.
 type Kind struct {
 	Name string
-	// Attributes lists the attributes the kind accepts (meta-arguments such
-	// as depends_on are handled by the loader and must not be listed).
+	// Attributes lists the attributes the kind accepts (the meta-arguments
+	// depends_on, for_each and count are handled by the loader and must not
+	// be listed).
 	Attributes []hcl.AttributeSchema
+	// Blocks lists the nested block types the kind accepts; most kinds
+	// have none.
+	Blocks []NestedSchema
 	// New validates b and builds the resource. Diagnostics point at the
 	// offending attribute's range.
 	New func(b *Block) (Resource, hcl.Diagnostics)

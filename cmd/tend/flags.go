@@ -72,7 +72,7 @@ type loaded struct {
 	cfg   *config.Config
 	inv   *inventory.Inventory
 	hosts []*inventory.Host
-	vars  map[string]cty.Value
+	vars  map[string]config.Value
 	files map[string]*hcl.File
 	diags hcl.Diagnostics
 }
@@ -80,7 +80,7 @@ type loaded struct {
 // load reads the specs, variables and inventory. It returns every problem as
 // diagnostics; hosts are selected only when the inventory loaded.
 func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
-	l := &loaded{files: map[string]*hcl.File{}, vars: map[string]cty.Value{}}
+	l := &loaded{files: map[string]*hcl.File{}, vars: map[string]config.Value{}}
 	if f.parallel < 1 {
 		return nil, &exitError{code: 1, err: fmt.Errorf("--parallel must be at least 1, not %d", f.parallel)}
 	}
@@ -94,7 +94,8 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 	l.cfg = cfg
 	l.diags = append(l.diags, diags...)
 	for _, vf := range f.varFiles {
-		vals, ds := config.LoadVarFile(vf)
+		// Through the Config, so that diagnostics show the file's lines.
+		vals, ds := cfg.LoadVarFile(vf)
 		l.diags = append(l.diags, ds...)
 		for k, v := range vals {
 			l.vars[k] = v
@@ -105,7 +106,7 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 			name, v, ds := config.ParseVar(cfg, a)
 			l.diags = append(l.diags, ds...)
 			if !ds.HasErrors() {
-				l.vars[name] = v
+				l.vars[name] = config.Value{Value: v}
 			}
 		}
 	}

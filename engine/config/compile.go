@@ -26,45 +26,54 @@ type HostGraph struct {
 	Graph *graph.Graph[string]
 }
 
-// Node is one resource of a host's graph.
+// Node is one resource instance of a host's graph.
 type Node struct {
+	// Addr is the instance's address: module path, kind, name and key.
 	Addr resources.Addr
 	// Resource is what the kind built; nil when the block had errors or
 	// (in Validate) values that are not known.
-	Resource  resources.Resource
-	Role      string
+	Resource resources.Resource
+	// Role is the role that declares the resource, or that calls the
+	// module it is in.
+	Role string
+	// DeclRange is the resource block's header; all instances of a block
+	// share it.
 	DeclRange hcl.Range
 	// Deps are the resources this one depends on directly, through
-	// depends_on or references in its attributes, sorted by address.
+	// depends_on (its own or its module call's), references in its
+	// attributes, or the directory that holds its path, sorted by address.
 	Deps []resources.Addr
 }
 
 // Compile builds the resource graph of h from the roles that select it.
-// vars are the given variable values (from ParseVar and LoadVarFile; later
-// entries of a map already won); declared defaults fill in the rest. Values
-// for undeclared variables are ignored here (Validate warns about them).
+// vars are the given variable values (from ParseVar, LoadVarFile and the
+// host's variable files, already merged by precedence); declared defaults
+// fill in the rest. Values from a file for undeclared variables are
+// warnings at the value; others are ignored (ParseVar reports them).
 //
 // Compile always returns a HostGraph; when the diagnostics hold an error
 // it must not be applied. Compile may be called for several hosts at once.
-func (c *Config) Compile(h *inventory.Host, vars map[string]cty.Value) (*HostGraph, hcl.Diagnostics) {
+func (c *Config) Compile(h *inventory.Host, vars map[string]Value) (*HostGraph, hcl.Diagnostics) {
 	var roles []*Role
 	for _, r := range c.roles {
 		if c.Selects(r, h) {
 			roles = append(roles, r)
 		}
 	}
-	return c.compile(h, hostValue(h), roles, vars, false)
+	hg, diags := c.compile(h, hostValue(h), roles, vars, false)
+	return hg, append(c.undeclaredVars(vars, true), diags...)
 }
 
 // Validate checks the specs without an inventory: it compiles every role
 // on its own against a placeholder host called "validate" whose variables
 // and groups are unknown. Required variables without a given value are
 // unknown too (as in terraform validate), given values are checked.
-// Resources whose values are then not known are not built, but everything
-// that can be checked is. Duplicates and cycles that only arise when
-// several roles select one host are found by Compile. Values given for
-// undeclared variables are warnings.
-func (c *Config) Validate(vars map[string]cty.Value) hcl.Diagnostics {
+// Resources whose values are then not known are not built, and a for_each
+// or count that is not known makes one placeholder instance (key *), but
+// everything that can be checked is. Duplicates and cycles that only arise
+// when several roles select one host are found by Compile. Values given
+// for undeclared variables are warnings.
+func (c *Config) Validate(vars map[string]Value) hcl.Diagnostics {
 	h := &inventory.Host{Name: "validate", Address: "validate", Vars: cty.DynamicVal}
 	hv := cty.ObjectVal(map[string]cty.Value{
 		"name":    cty.StringVal("validate"),
@@ -72,7 +81,7 @@ func (c *Config) Validate(vars map[string]cty.Value) hcl.Diagnostics {
 		"vars":    cty.DynamicVal,
 		"groups":  cty.UnknownVal(cty.List(cty.String)),
 	})
-	diags := c.undeclaredVars(vars)
+	diags := c.undeclaredVars(vars, false)
 	seen := map[string]bool{}
 	add := func(ds hcl.Diagnostics) {
 		for _, d := range ds {
@@ -98,7 +107,7 @@ func (c *Config) Validate(vars map[string]cty.Value) hcl.Diagnostics {
 }
 
 // diagKey identifies a diagnostic for removing the copies that every role
-// (or host) reports for a shared variable or local.
+// (or host, or instance) reports for a shared problem.
 func diagKey(d *hcl.Diagnostic) string {
 	k := fmt.Sprintf("%d|%s|%s", d.Severity, d.Summary, d.Detail)
 	if d.Subject != nil {
@@ -136,21 +145,23 @@ func hostValue(h *inventory.Host) cty.Value {
 	})
 }
 
-// compilation is the state of one compile: one host, its roles.
+// compilation is the state of one compile: one host, its roles, the
+// module instances and resource instances they make.
 type compilation struct {
 	c        *Config
+	h        *inventory.Host
+	hostVal  cty.Value
 	validate bool
-	diags    hcl.Diagnostics
-	// base holds var, local and host; each resource adds the kinds.
-	base map[string]cty.Value
-	// decls are the resources of the host by address, values their
-	// evaluated attribute objects (cty.DynamicVal until evaluated or when
-	// evaluation failed).
-	decls  map[resources.Addr]*resourceDecl
-	values map[resources.Addr]cty.Value
-	// byKey maps the graph's keys, Addr.String(), to the declarations.
-	byKey map[string]*resourceDecl
-	// cyclic holds the keys of the resources on or behind a cycle.
+	// diags are the diagnostics that belong to no instance; those of
+	// instances are collected in groups and merged by flush.
+	diags      hcl.Diagnostics
+	groups     map[groupKey]*diagGroup
+	groupOrder []groupKey
+	// insts are the resource instances of the host in expansion order;
+	// byKey maps the graph's keys, Addr.String(), to them.
+	insts []*instance
+	byKey map[string]*instance
+	// cyclic holds the keys of the instances on or behind a cycle.
 	cyclic map[string]bool
 }
 
@@ -158,64 +169,58 @@ type compilation struct {
 // object is hostVal) from roles. In validate mode, references to resources
 // of roles that are not compiled are unknown values instead of errors.
 //
-// The steps: variables, then locals (both only need var and host), then the
-// resource declarations with their duplicates, then the graph from
-// depends_on and references, its cycles, and last the resources in graph
-// order so that each sees the values of those it refers to.
-func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, given map[string]cty.Value, validate bool) (*HostGraph, hcl.Diagnostics) {
+// The steps: the root's variables and locals; the resource blocks and
+// module calls of the roles, with their duplicates; their expansion into
+// instances (for_each and count, module calls recursively with their
+// inputs and locals); the graph from depends_on and references, its
+// cycles; the resources in graph order, so that each sees the values of
+// those it refers to; last the edges and duplicates that paths give.
+func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, given map[string]Value, validate bool) (*HostGraph, hcl.Diagnostics) {
 	cp := &compilation{
 		c:        c,
+		h:        h,
+		hostVal:  hostVal,
 		validate: validate,
-		base:     map[string]cty.Value{"host": hostVal},
-		decls:    map[resources.Addr]*resourceDecl{},
-		values:   map[resources.Addr]cty.Value{},
-		byKey:    map[string]*resourceDecl{},
+		groups:   map[groupKey]*diagGroup{},
+		byKey:    map[string]*instance{},
 	}
+	root := &modInst{mod: c.root, diags: &cp.diags, decls: map[resources.Addr]*declInsts{}, calls: map[string]*callInsts{}}
 	varVal, ds := c.varValues(given, validate)
 	cp.diags = append(cp.diags, ds...)
-	cp.base["var"] = varVal
-	cp.base["local"] = cp.evalLocals()
+	root.base = map[string]cty.Value{"host": hostVal, "var": varVal}
+	root.base["local"] = cp.evalLocals(root)
 
-	// The host's resources; a second declaration of an address is an
-	// error pointing at its label and naming the first.
-	var order []*resourceDecl
+	// The host's resource blocks and module calls; a second declaration
+	// of an address or call name is an error pointing at its label and
+	// naming the first.
+	var decls []*resourceDecl
+	var calls []*moduleCall
+	seen := map[resources.Addr]*resourceDecl{}
+	seenCalls := map[string]*moduleCall{}
 	for _, r := range roles {
 		for _, d := range r.resources {
-			if prev, dup := cp.decls[d.addr]; dup {
+			if prev, dup := seen[d.addr]; dup {
 				cp.diags = append(cp.diags, errorAt(d.block.LabelRanges[0], "Duplicate resource",
 					"%s is already declared at %s (role %q). A resource may be declared once per host: remove one of the blocks, or make sure no host is selected by both roles.",
 					d.addr, pos(prev.block.DefRange), prev.role.Name))
 				continue
 			}
-			cp.decls[d.addr] = d
-			cp.byKey[d.addr.String()] = d
-			order = append(order, d)
+			seen[d.addr] = d
+			decls = append(decls, d)
 		}
-	}
-
-	// Every resource is a node, even one without edges; every depends_on
-	// entry and every reference in an attribute is an edge. Load checked
-	// that each target is declared by some role, so a target missing here
-	// belongs to a role that does not select this host.
-	g := graph.New[string]()
-	for _, d := range order {
-		g.Add(d.addr.String())
-	}
-	for _, d := range order {
-		for _, r := range slices.Concat(d.dependsOn, d.refs) {
-			if _, ok := cp.decls[r.addr]; ok {
-				g.Connect(d.addr.String(), r.addr.String())
+		for _, mc := range r.calls {
+			if prev, dup := seenCalls[mc.name]; dup {
+				cp.diags = append(cp.diags, errorAt(mc.block.LabelRanges[0], "Duplicate module call",
+					"module.%s is already declared at %s (role %q), so the addresses of their resources clash. A module call name may be used once per host: rename one of the calls, or make sure no host is selected by both roles.",
+					mc.name, pos(prev.block.DefRange), prev.role.Name))
 				continue
 			}
-			if validate {
-				continue // declared by another role: unknown here
-			}
-			other := c.declared[r.addr][0]
-			cp.diags = append(cp.diags, errorAt(r.rng, "Reference to resource not on this host",
-				"%s is declared at %s in role %q, which does not select host %q, so %s cannot depend on it.",
-				r.addr, pos(other.block.DefRange), other.role.Name, h.Name, d.addr))
+			seenCalls[mc.name] = mc
+			calls = append(calls, mc)
 		}
 	}
+	cp.expand(root, decls, calls)
+	g := cp.buildGraph()
 	for _, cyc := range g.Cycles() {
 		cp.diags = append(cp.diags, cp.cycleDiag(cyc))
 	}
@@ -226,16 +231,122 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	cp.cyclic = cyclic
 	hg := &HostGraph{Host: h, Graph: g}
 	for _, k := range keys {
-		d := cp.byKey[k]
-		n := &Node{Addr: d.addr, Role: d.role.Name, DeclRange: d.block.DefRange}
+		in := cp.byKey[k]
+		n := &Node{Addr: in.addr, Role: in.roleName(), DeclRange: in.decl.block.DefRange}
 		for _, dep := range g.DependsOn(k) {
 			n.Deps = append(n.Deps, cp.byKey[dep].addr)
 		}
-		n.Resource = cp.evalResource(d)
+		cp.evalInstance(in)
+		n.Resource = in.res
 		hg.Nodes = append(hg.Nodes, n)
 	}
+	cp.checkOutputs(root)
 	cp.pathEdges(hg)
-	return hg, cp.diags
+	return hg, cp.flush()
+}
+
+// buildGraph makes every instance a node, even one without edges, and
+// every reference, depends_on entry and inherited module depends_on an
+// edge. Load checked that each target is declared, so at the root a target
+// missing here belongs to a role that does not select this host.
+func (cp *compilation) buildGraph() *graph.Graph[string] {
+	g := graph.New[string]()
+	for _, in := range cp.insts {
+		g.Add(in.key)
+	}
+	connect := func(in *instance, mi *modInst, r ref, whole bool, sink *hcl.Diagnostics) {
+		ts, ok := cp.targets(mi, r, whole)
+		for _, t := range ts {
+			g.Connect(in.key, t.key)
+		}
+		if ok || cp.validate {
+			return // in Validate: another role's, unknown here
+		}
+		*sink = append(*sink, cp.notOnHost(r, in.decl.addr.String()))
+	}
+	for _, in := range cp.insts {
+		d := in.decl
+		for _, r := range d.refs {
+			connect(in, in.mi, r, false, in.diags)
+		}
+		for _, r := range d.dependsOn {
+			connect(in, in.mi, r, true, in.diags)
+		}
+		// A module call's depends_on holds for everything in it.
+		for mi := in.mi; mi.call != nil; mi = mi.parent {
+			for _, r := range mi.call.dependsOn {
+				connect(in, mi.parent, r, true, mi.diags)
+			}
+		}
+	}
+	return g
+}
+
+// notOnHost reports a reference from what (a resource or module call) to a
+// resource or module call of a role that does not select the host.
+func (cp *compilation) notOnHost(r ref, what string) *hcl.Diagnostic {
+	var rng hcl.Range
+	var role string
+	if r.call != "" {
+		other := cp.c.root.callNames[r.call][0]
+		rng, role = other.block.DefRange, other.role.Name
+	} else {
+		other := cp.c.root.declared[r.addr][0]
+		rng, role = other.block.DefRange, other.role.Name
+	}
+	return errorAt(r.rng, "Reference to resource not on this host",
+		"%s is declared at %s in role %q, which does not select host %q, so %s cannot depend on it.",
+		r.text(), pos(rng), role, cp.h.Name, what)
+}
+
+// targets resolves r, written in module instance mi, to the resource
+// instances it depends on: the instance it names by key, or every instance
+// of the block. For a module call: with whole (depends_on), every resource
+// in its instances; otherwise the resources its outputs (the one named, or
+// all) refer to. ok is false when nothing in mi declares the target: at
+// the root, a role that does not select the host.
+func (cp *compilation) targets(mi *modInst, r ref, whole bool) (ts []*instance, ok bool) {
+	if r.call == "" {
+		di := mi.decls[r.addr]
+		if di == nil {
+			return nil, false
+		}
+		if r.key != "" && (di.mode == forEachMode || di.mode == countMode) {
+			if in := di.byKey[r.key]; in != nil {
+				return []*instance{in}, true
+			}
+			return nil, true // evaluation reports the missing key
+		}
+		return di.list, true
+	}
+	ci := mi.calls[r.call]
+	if ci == nil {
+		return nil, false
+	}
+	children := ci.list
+	if r.key != "" && (ci.mode == forEachMode || ci.mode == countMode) {
+		children = nil
+		if child := ci.byKey[r.key]; child != nil {
+			children = []*modInst{child}
+		}
+	}
+	for _, child := range children {
+		if whole {
+			ts = append(ts, child.allInstances()...)
+			continue
+		}
+		for _, n := range sortedNames(child.mod.outputs) {
+			o := child.mod.outputs[n]
+			if r.output != "" && n != r.output {
+				continue
+			}
+			for _, or := range o.refs {
+				t, _ := cp.targets(child, or, false)
+				ts = append(ts, t...)
+			}
+		}
+	}
+	return ts, true
 }
 
 // pathEdges relates resources by the paths they manage, once evaluation
@@ -259,7 +370,7 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 			if before(n.DeclRange, prev.DeclRange) {
 				first, second = n, prev
 			}
-			cp.diags = append(cp.diags, errorAt(cp.byKey[second.Addr.String()].block.LabelRanges[0], "Duplicate path",
+			cp.diags = append(cp.diags, errorAt(cp.byKey[second.Addr.String()].decl.block.LabelRanges[0], "Duplicate path",
 				"%s and %s (at %s) both manage the path %s on host %q. Each path may be managed by one resource only.",
 				second.Addr, first.Addr, pos(first.DeclRange), p, hg.Host.Name))
 			continue
@@ -357,189 +468,17 @@ func evalOrder(g *graph.Graph[string]) (keys []string, cyclic map[string]bool) {
 // order, at the first member.
 func (cp *compilation) cycleDiag(cyc []string) *hcl.Diagnostic {
 	var b strings.Builder
-	var first *resourceDecl
+	var first *instance
 	for _, k := range cyc {
-		d := cp.byKey[k]
+		in := cp.byKey[k]
 		if first == nil {
-			first = d
+			first = in
 		}
-		fmt.Fprintf(&b, "%s (%s) -> ", k, pos(d.block.DefRange))
+		fmt.Fprintf(&b, "%s (%s) -> ", k, pos(in.decl.block.DefRange))
 	}
 	b.WriteString(cyc[0])
-	return errorAt(first.block.DefRange, "Dependency cycle",
+	return errorAt(first.decl.block.DefRange, "Dependency cycle",
 		"These resources depend on each other in a cycle, through depends_on or references: %s. Remove one of the dependencies to break the cycle.", b.String())
-}
-
-// evalLocals evaluates the locals in dependency order and returns the local
-// object. Locals on a cycle, and those that fail, are unknown.
-func (cp *compilation) evalLocals() cty.Value {
-	c := cp.c
-	if len(c.locals) == 0 {
-		return cty.EmptyObjectVal
-	}
-	g := graph.New[string]()
-	for _, l := range c.locals {
-		g.Add(l.name)
-		for _, r := range l.refs {
-			g.Connect(l.name, r)
-		}
-	}
-	// vals holds the values so far; locals on a cycle are unknown from the
-	// start, so that what refers to them is evaluated without a second
-	// report.
-	vals := make(map[string]cty.Value, len(c.locals))
-	for _, cyc := range g.Cycles() {
-		var b strings.Builder
-		for _, n := range cyc {
-			fmt.Fprintf(&b, "local.%s (%s) -> ", n, pos(c.localNames[n].attr.NameRange))
-			vals[n] = cty.DynamicVal
-		}
-		b.WriteString("local." + cyc[0])
-		cp.diags = append(cp.diags, errorAt(c.localNames[cyc[0]].attr.NameRange, "Local value cycle",
-			"These local values refer to each other in a cycle: %s. Remove one of the references to break the cycle.", b.String()))
-	}
-	// object is the local object as it stands: locals not evaluated yet
-	// are unknown.
-	object := func() cty.Value {
-		m := make(map[string]cty.Value, len(c.locals))
-		for _, l := range c.locals {
-			if v, ok := vals[l.name]; ok {
-				m[l.name] = v
-			} else {
-				m[l.name] = cty.DynamicVal
-			}
-		}
-		return cty.ObjectVal(m)
-	}
-	order, _ := evalOrder(g)
-	for _, n := range order {
-		if _, done := vals[n]; done {
-			continue
-		}
-		l := c.localNames[n]
-		if l.bad {
-			// Load reported its bad reference already.
-			vals[n] = cty.DynamicVal
-			continue
-		}
-		ctx := cp.evalContext(map[string]cty.Value{"local": object()})
-		v, ds := l.attr.Expr.Value(ctx)
-		ds = templateDiags(ds)
-		cp.diags = append(cp.diags, ds...)
-		if ds.HasErrors() {
-			v = cty.DynamicVal
-		}
-		vals[n] = v
-	}
-	return object()
-}
-
-// evalContext returns an evaluation context with the base variables,
-// overridden or extended by extra.
-func (cp *compilation) evalContext(extra map[string]cty.Value) *hcl.EvalContext {
-	vars := make(map[string]cty.Value, len(cp.base)+len(extra))
-	for k, v := range cp.base {
-		vars[k] = v
-	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	return &hcl.EvalContext{Variables: vars, Functions: cp.c.funcs}
-}
-
-// evalResource evaluates d's attributes, records the object other resources
-// see, and builds the resource through its kind. It returns nil when the
-// block had errors or values that are not known.
-func (cp *compilation) evalResource(d *resourceDecl) resources.Resource {
-	// Each kind is an object of the resources d refers to: references are
-	// static, so nothing else can be reached.
-	kindObjs := map[string]map[string]cty.Value{}
-	for _, k := range resources.Kinds() {
-		kindObjs[k] = map[string]cty.Value{}
-	}
-	inCycle := cp.cyclic[d.addr.String()]
-	for _, r := range d.refs {
-		v, ok := cp.values[r.addr]
-		if !ok || (inCycle && cp.cyclic[r.addr.String()]) {
-			v = cty.DynamicVal // not evaluated yet (a cycle), or another role's (Validate)
-		}
-		kindObjs[r.addr.Kind][r.addr.Name] = v
-	}
-	extra := map[string]cty.Value{}
-	for k, m := range kindObjs {
-		extra[k] = cty.ObjectVal(m)
-	}
-	ctx := cp.evalContext(extra)
-
-	// failed: an attribute could not be evaluated (reported); unknown: a
-	// value is not wholly known (Validate, or an upstream error). Either
-	// way the kind is not called, but the other attributes are still
-	// evaluated so that all their problems are reported.
-	failed, unknown := false, false
-	attrs := map[string]*resources.Attr{}
-	// obj is what other resources see as kind["name"]: every attribute of
-	// the kind's schema, null when not set, marks kept.
-	obj := map[string]cty.Value{}
-	for _, s := range d.kind.Attributes {
-		obj[s.Name] = cty.NullVal(cty.DynamicPseudoType)
-	}
-	for _, a := range sortedAttrs(d.attrs) {
-		if d.bad[a.Name] {
-			failed = true
-			obj[a.Name] = cty.DynamicVal
-			continue
-		}
-		v, ds := a.Expr.Value(ctx)
-		ds = templateDiags(ds)
-		cp.diags = append(cp.diags, ds...)
-		if ds.HasErrors() {
-			failed = true
-			obj[a.Name] = cty.DynamicVal
-			continue
-		}
-		obj[a.Name] = v
-		if !v.IsWhollyKnown() {
-			unknown = true
-			continue
-		}
-		if v.IsNull() {
-			continue // null is the same as not set
-		}
-		// Kinds get plain values; that any part was sensitive survives as
-		// a flag.
-		uv, pvm := v.UnmarkDeepWithPaths()
-		attrs[a.Name] = &resources.Attr{Value: uv, Range: a.Expr.Range(), Sensitive: hasSensitive(pvm)}
-	}
-	cp.values[d.addr] = cty.ObjectVal(obj)
-
-	if failed {
-		return nil
-	}
-	if unknown {
-		if !cp.validate && !cp.diags.HasErrors() {
-			// Only errors make values unknown outside Validate; say so
-			// rather than silently leave the resource out.
-			cp.diags = append(cp.diags, errorAt(d.block.DefRange, "Value not known",
-				"Some attribute values of %s are not known, so it cannot be built.", d.addr))
-		}
-		return nil
-	}
-	b := &resources.Block{
-		Addr:       d.addr,
-		Kind:       d.addr.Kind,
-		Name:       d.addr.Name,
-		DeclRange:  d.block.DefRange,
-		LabelRange: d.block.LabelRanges[0],
-		Attrs:      attrs,
-		Files:      cp.c.fsys,
-		Dir:        d.dir,
-	}
-	res, ds := d.kind.New(b)
-	cp.diags = append(cp.diags, ds...)
-	if ds.HasErrors() {
-		return nil
-	}
-	return res
 }
 
 // hasSensitive reports whether any part of a value had the sensitive mark.

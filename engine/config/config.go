@@ -11,40 +11,38 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
-	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/resources"
 )
 
-// Config is a loaded spec directory. It is read-only once Load returns and
-// safe for concurrent Compile calls.
+// Config is a loaded spec directory with the modules it uses. It is
+// read-only once Load returns and safe for concurrent Compile calls.
 type Config struct {
 	fsys fs.FS
 	dir  string
 
-	variables map[string]*Variable
-	// locals in declaration order, and by name.
-	locals     []*local
-	localNames map[string]*local
-	roles      []*Role
-	// declared maps every resource address of every role to its
-	// declarations, for references to resources of other roles.
-	declared map[resources.Addr][]*resourceDecl
+	// root holds the spec directory's variables and locals, and the
+	// resources and module calls of every role (for references).
+	root  *module
+	roles []*Role
+	// modules are the module directories by path in fsys, each loaded once
+	// however often it is called; nil for a directory that cannot be read.
+	modules map[string]*module
 
-	funcs map[string]function.Function
-
-	// mu guards files and templates, which grow when templatefile reads a
-	// template during Compile.
+	// mu guards files, templates and varFiles, which grow when
+	// templatefile reads a template during Compile, and with LoadVarFile.
 	mu        sync.Mutex
 	files     map[string]*hcl.File
 	templates map[string]*template
+	// varFiles are the variable files read by LoadVarFile, by path.
+	varFiles map[string]*varFile
 }
 
-// Variable is a declared input variable.
+// Variable is a declared input variable, of the spec directory or of a
+// module.
 type Variable struct {
 	Name string
 	// Type is the type constraint; cty.DynamicPseudoType when there is none.
@@ -58,17 +56,19 @@ type Variable struct {
 	Sensitive bool
 	DeclRange hcl.Range
 
-	defaults *typeexpr.Defaults
+	defaults     *typeexpr.Defaults
+	defaultRange hcl.Range
 	// parseHCL is true when -var values are HCL expressions rather than
 	// literal strings (types other than string, number and bool).
-	parseHCL bool
+	parseHCL    bool
+	validations []*validation
 }
 
 // Required reports whether v has no default, so a value must be given.
 func (v *Variable) Required() bool { return v.Default == cty.NilVal }
 
-// Role is a named group of resource blocks and the host patterns that select
-// the hosts it applies to.
+// Role is a named group of resource blocks and module calls, and the host
+// patterns that select the hosts it applies to.
 type Role struct {
 	Name string
 	// Hosts are patterns as inventory.Match takes them.
@@ -76,6 +76,7 @@ type Role struct {
 	DeclRange hcl.Range
 
 	resources []*resourceDecl
+	calls     []*moduleCall
 }
 
 // local is one attribute of a locals block.
@@ -89,33 +90,11 @@ type local struct {
 	bad bool
 }
 
-// resourceDecl is one resource block of a role, decoded but not evaluated.
-type resourceDecl struct {
-	kind  *resources.Kind
-	addr  resources.Addr
-	role  *Role
-	block *hcl.Block
-	// attrs are the kind's attributes that are set (depends_on excluded).
-	attrs hcl.Attributes
-	// dependsOn holds the references of depends_on, refs those found in
-	// the attribute expressions.
-	dependsOn []ref
-	refs      []ref
-	// bad names the attributes whose expressions refer to something
-	// undeclared (reported by Load); they are not evaluated.
-	bad map[string]bool
-	dir string
-}
-
-// ref is a reference to a resource, with where it is written.
-type ref struct {
-	addr resources.Addr
-	rng  hcl.Range
-}
-
-// Load parses every *.hcl file directly in dir of fsys (in name order;
-// subdirectories such as templates/ are not specs) and decodes it. File
-// names in ranges are paths within fsys, such as "specs/web.hcl".
+// Load parses the spec files directly in dir of fsys, *.hcl (native
+// syntax) and *.hcl.json (HCL's JSON form), in name order (subdirectories
+// such as templates/ are not specs), decodes them, and loads every module
+// directory their roles call, recursively, each once. File names in ranges
+// are paths within fsys, such as "specs/web.hcl".
 //
 // Load returns a Config even when the diagnostics hold errors: the parts
 // that could be decoded are in it, so that a caller can Compile or Validate
@@ -123,18 +102,15 @@ type ref struct {
 // contributes nothing but its errors.
 func Load(fsys fs.FS, dir string) (*Config, hcl.Diagnostics) {
 	c := &Config{
-		fsys:       fsys,
-		dir:        path.Clean(dir),
-		variables:  map[string]*Variable{},
-		localNames: map[string]*local{},
-		declared:   map[resources.Addr][]*resourceDecl{},
-		files:      map[string]*hcl.File{},
-		templates:  map[string]*template{},
+		fsys:      fsys,
+		dir:       path.Clean(dir),
+		modules:   map[string]*module{},
+		files:     map[string]*hcl.File{},
+		templates: map[string]*template{},
+		varFiles:  map[string]*varFile{},
 	}
-	c.funcs = c.functions()
-	var diags hcl.Diagnostics
-
-	entries, err := fs.ReadDir(fsys, c.dir)
+	c.root = c.newModule(c.dir, true)
+	bodies, n, diags, err := c.parseDir(c.dir)
 	if err != nil {
 		return c, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -142,16 +118,48 @@ func Load(fsys fs.FS, dir string) (*Config, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("The spec directory %q cannot be read: %v.", dir, err),
 		})
 	}
+	if n == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "No spec files",
+			Detail:   fmt.Sprintf("The spec directory %q holds no *.hcl or *.hcl.json files.", dir),
+		})
+	}
+
+	// Declarations first, from every file, then the modules the roles
+	// call, then the references between them, which may cross files.
+	for _, body := range bodies {
+		diags = append(diags, c.decodeRootBody(body)...)
+	}
+	stack := []string{c.dir}
+	for _, r := range c.roles {
+		for _, mc := range r.calls {
+			diags = append(diags, c.resolveCall(mc, stack)...)
+		}
+	}
+	diags = append(diags, c.checkRefs(c.root)...)
+	return c, diags
+}
+
+// parseDir parses the spec files directly in dir: *.hcl and *.hcl.json,
+// in name order. It returns the bodies of the files without syntax errors
+// and the number of spec files found; err is set when dir cannot be read.
+func (c *Config) parseDir(dir string) (bodies []hcl.Body, n int, diags hcl.Diagnostics, err error) {
+	entries, err := fs.ReadDir(c.fsys, dir)
+	if err != nil {
+		return nil, 0, nil, err
+	}
 	// fs.ReadDir returns the entries sorted by name, so files (and the
 	// declarations in them) are always seen in the same order.
 	parser := hclparse.NewParser()
-	var bodies []hcl.Body
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".hcl") {
+		json := strings.HasSuffix(e.Name(), ".hcl.json")
+		if e.IsDir() || !(json || strings.HasSuffix(e.Name(), ".hcl")) {
 			continue
 		}
-		name := path.Join(c.dir, e.Name())
-		src, err := fs.ReadFile(fsys, name)
+		n++
+		name := path.Join(dir, e.Name())
+		src, err := fs.ReadFile(c.fsys, name)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -163,9 +171,17 @@ func Load(fsys fs.FS, dir string) (*Config, hcl.Diagnostics) {
 		// The file is kept even with syntax errors, so that diagnostics
 		// can show its source; its body is not decoded, as a partial body
 		// only leads to confusing follow-up errors.
-		f, ds := parser.ParseHCL(src, name)
+		var f *hcl.File
+		var ds hcl.Diagnostics
+		if json {
+			f, ds = parser.ParseJSON(src, name)
+		} else {
+			f, ds = parser.ParseHCL(src, name)
+		}
 		if f != nil {
+			c.mu.Lock()
 			c.files[name] = f
+			c.mu.Unlock()
 		}
 		diags = append(diags, ds...)
 		if ds.HasErrors() || f == nil {
@@ -173,24 +189,10 @@ func Load(fsys fs.FS, dir string) (*Config, hcl.Diagnostics) {
 		}
 		bodies = append(bodies, f.Body)
 	}
-	if len(c.files) == 0 && !diags.HasErrors() {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "No spec files",
-			Detail:   fmt.Sprintf("The spec directory %q holds no *.hcl files.", dir),
-		})
-	}
-
-	// Declarations first, from every file, then the references between
-	// them, which may cross files.
-	for _, body := range bodies {
-		diags = append(diags, c.decodeBody(body)...)
-	}
-	diags = append(diags, c.checkRefs()...)
-	return c, diags
+	return bodies, n, diags, nil
 }
 
-var topSchema = &hcl.BodySchema{
+var rootSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "locals"},
@@ -198,17 +200,17 @@ var topSchema = &hcl.BodySchema{
 	},
 }
 
-// decodeBody decodes the top-level blocks of one file. Content (never
-// PartialContent) reports every unknown block type or attribute at its
-// name.
-func (c *Config) decodeBody(body hcl.Body) hcl.Diagnostics {
-	content, diags := body.Content(topSchema)
+// decodeRootBody decodes the top-level blocks of one file of the spec
+// directory. Content (never PartialContent) reports every unknown block
+// type or attribute at its name.
+func (c *Config) decodeRootBody(body hcl.Body) hcl.Diagnostics {
+	content, diags := body.Content(rootSchema)
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "variable":
-			diags = append(diags, c.decodeVariable(b)...)
+			diags = append(diags, c.root.decodeVariable(b)...)
 		case "locals":
-			diags = append(diags, c.decodeLocals(b)...)
+			diags = append(diags, c.root.decodeLocals(b)...)
 		case "role":
 			diags = append(diags, c.decodeRole(b)...)
 		}
@@ -216,124 +218,40 @@ func (c *Config) decodeBody(body hcl.Body) hcl.Diagnostics {
 	return diags
 }
 
-var variableSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{
-		{Name: "type"},
-		{Name: "default"},
-		{Name: "description"},
-		{Name: "sensitive"},
-	},
-}
-
-// decodeVariable decodes a variable block. The default must be a constant
-// that matches the type; an invalid one becomes unknown, so that whatever
-// uses the variable is not reported again.
-func (c *Config) decodeVariable(b *hcl.Block) hcl.Diagnostics {
-	name := b.Labels[0]
-	v := &Variable{Name: name, Type: cty.DynamicPseudoType, DeclRange: b.DefRange}
-	content, diags := b.Body.Content(variableSchema)
-	if !hclsyntax.ValidIdentifier(name) {
-		diags = append(diags, errorAt(b.LabelRanges[0], "Invalid variable name",
-			"The variable name %q is not valid: a name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", name))
-		return diags
-	}
-	if prev, dup := c.variables[name]; dup {
-		diags = append(diags, errorAt(b.LabelRanges[0], "Duplicate variable",
-			"A variable named %q was already declared at %s. Variable names must be unique.", name, pos(prev.DeclRange)))
-		return diags
-	}
-
-	// Terraform's type syntax, optional(...) attributes with defaults
-	// included; a variable without type takes any value.
-	if a, ok := content.Attributes["type"]; ok {
-		ty, defaults, ds := typeexpr.TypeConstraintWithDefaults(a.Expr)
-		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			v.Type, v.defaults = ty, defaults
-		}
-		v.parseHCL = !ty.IsPrimitiveType()
-	}
-	if a, ok := content.Attributes["default"]; ok {
-		val, ds := a.Expr.Value(nil)
-		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			cv, err := v.convert(val)
-			if err != nil {
-				diags = append(diags, errorAt(a.Expr.Range(), "Invalid default value for variable",
-					"The default value of variable %q does not match its type %s: %s.", name, typeexpr.TypeString(v.Type), errText(err)))
-				cv = cty.UnknownVal(v.Type)
-			}
-			v.Default = cv
-		} else {
-			v.Default = cty.UnknownVal(v.Type)
-		}
-	}
-	if a, ok := content.Attributes["description"]; ok {
-		if s, ok := constString(a, &diags); ok {
-			v.Description = s
-		}
-	}
-	if a, ok := content.Attributes["sensitive"]; ok {
-		val, ds := a.Expr.Value(nil)
-		diags = append(diags, ds...)
-		if !ds.HasErrors() {
-			bv, err := convert.Convert(val, cty.Bool)
-			if err != nil || bv.IsNull() {
-				diags = append(diags, errorAt(a.Expr.Range(), "Invalid sensitive value",
-					"The sensitive argument must be true or false."))
-			} else {
-				v.Sensitive = bv.True()
-			}
-		}
-	}
-	c.variables[name] = v
-	return diags
-}
-
-// convert applies the type's defaults to val and converts it to the type.
-func (v *Variable) convert(val cty.Value) (cty.Value, error) {
-	if v.defaults != nil {
-		val = v.defaults.Apply(val)
-	}
-	return convert.Convert(val, v.Type)
-}
-
-// decodeLocals adds the attributes of a locals block to the locals. Their
+// decodeLocals adds the attributes of a locals block to m's locals. Their
 // references are checked by checkRefs once every file is decoded.
-func (c *Config) decodeLocals(b *hcl.Block) hcl.Diagnostics {
+func (m *module) decodeLocals(b *hcl.Block) hcl.Diagnostics {
 	attrs, diags := b.Body.JustAttributes()
-	names := make([]string, 0, len(attrs))
-	for n := range attrs {
-		names = append(names, n)
-	}
-	// JustAttributes returns a map; keep the order of the source.
-	slices.SortFunc(names, func(x, y string) int { return attrs[x].Range.Start.Byte - attrs[y].Range.Start.Byte })
-	for _, n := range names {
-		a := attrs[n]
-		if prev, dup := c.localNames[n]; dup {
+	for _, a := range sortedAttrs(attrs) {
+		n := a.Name
+		if prev, dup := m.localNames[n]; dup {
 			diags = append(diags, errorAt(a.NameRange, "Duplicate local value",
 				"A local value named %q was already defined at %s. Local value names must be unique.", n, pos(prev.attr.NameRange)))
 			continue
 		}
 		l := &local{name: n, attr: a}
-		c.locals = append(c.locals, l)
-		c.localNames[n] = l
+		m.locals = append(m.locals, l)
+		m.localNames[n] = l
 	}
 	return diags
 }
 
-// roleSchema is built from the registered kinds: a role holds hosts and one
-// block type per kind.
+// roleSchema is built from the registered kinds: a role holds hosts, module
+// calls and one block type per kind.
 func roleSchema() *hcl.BodySchema {
-	s := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}}}
+	s := &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "module", LabelNames: []string{"name"}}},
+	}
 	for _, k := range resources.Kinds() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k, LabelNames: []string{"name"}})
 	}
 	return s
 }
 
-// decodeRole decodes a role: its host patterns and its resource blocks. A
-// role with a bad or duplicate name is dropped after its body is checked.
+// decodeRole decodes a role: its host patterns, resource blocks and module
+// calls. A role with a bad or duplicate name is dropped after its body is
+// checked.
 func (c *Config) decodeRole(b *hcl.Block) hcl.Diagnostics {
 	name := b.Labels[0]
 	r := &Role{Name: name, DeclRange: b.DefRange}
@@ -353,12 +271,22 @@ func (c *Config) decodeRole(b *hcl.Block) hcl.Diagnostics {
 	if a, ok := content.Attributes["hosts"]; ok {
 		r.Hosts, diags = decodeHosts(a, diags)
 	}
+	m := c.root
 	for _, rb := range content.Blocks {
-		d, ds := c.decodeResource(r, rb)
+		if rb.Type == "module" {
+			mc, ds := m.decodeModuleCall(r, rb)
+			diags = append(diags, ds...)
+			if mc != nil {
+				r.calls = append(r.calls, mc)
+				m.callNames[mc.name] = append(m.callNames[mc.name], mc)
+			}
+			continue
+		}
+		d, ds := m.decodeResource(r, rb)
 		diags = append(diags, ds...)
 		if d != nil {
 			r.resources = append(r.resources, d)
-			c.declared[d.addr] = append(c.declared[d.addr], d)
+			m.declared[d.addr] = append(m.declared[d.addr], d)
 		}
 	}
 	c.roles = append(c.roles, r)
@@ -396,79 +324,6 @@ func decodeHosts(a *hcl.Attribute, diags hcl.Diagnostics) ([]string, hcl.Diagnos
 	return hosts, diags
 }
 
-// decodeResource decodes one resource block of r. It returns nil when the
-// block cannot be a resource (a bad name).
-func (c *Config) decodeResource(r *Role, b *hcl.Block) (*resourceDecl, hcl.Diagnostics) {
-	// The role schema only admits registered kinds, so kind is not nil.
-	// Its schema is the kind's attributes plus the depends_on
-	// meta-argument, which the loader handles itself.
-	kind := resources.Lookup(b.Type)
-	name := b.Labels[0]
-	schema := &hcl.BodySchema{}
-	for _, a := range kind.Attributes {
-		if a.Name != "depends_on" {
-			schema.Attributes = append(schema.Attributes, a)
-		}
-	}
-	schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: "depends_on"})
-	content, diags := b.Body.Content(schema)
-	if name == "" || !resources.ValidArg(name) {
-		return nil, append(diags, errorAt(b.LabelRanges[0], "Invalid resource name",
-			"The name of a %s must not be empty nor contain a newline or a NUL byte.", b.Type))
-	}
-	d := &resourceDecl{
-		kind:  kind,
-		addr:  resources.Addr{Kind: b.Type, Name: name},
-		role:  r,
-		block: b,
-		attrs: hcl.Attributes{},
-		bad:   map[string]bool{},
-		dir:   c.dir,
-	}
-	for n, a := range content.Attributes {
-		if n == "depends_on" {
-			d.dependsOn, diags = decodeDependsOn(a, diags)
-			continue
-		}
-		d.attrs[n] = a
-	}
-	return d, diags
-}
-
-// decodeDependsOn reads depends_on: a list of references kind["name"].
-func decodeDependsOn(a *hcl.Attribute, diags hcl.Diagnostics) ([]ref, hcl.Diagnostics) {
-	exprs, ds := hcl.ExprList(a.Expr)
-	if ds.HasErrors() {
-		return nil, append(diags, errorAt(a.Expr.Range(), "Invalid depends_on",
-			`depends_on must be a list of resource references, such as [directory["/etc/app"], file["/etc/app/app.conf"]].`))
-	}
-	// Each entry must be a static reference: the graph is built before
-	// anything is evaluated.
-	var refs []ref
-	for _, e := range exprs {
-		t, ds := hcl.AbsTraversalForExpr(e)
-		if ds.HasErrors() {
-			diags = append(diags, errorAt(e.Range(), "Invalid depends_on reference",
-				`A depends_on entry must be a resource reference such as file["/etc/motd"], with the name as a literal string.`))
-			continue
-		}
-		r, ok, d := parseRef(t)
-		switch {
-		case d != nil:
-			diags = append(diags, d)
-		case !ok:
-			diags = append(diags, errorAt(t.SourceRange(), "Invalid depends_on reference",
-				"A depends_on entry must be a resource reference such as file[\"/etc/motd\"], where the kind is one of %s.", kindList()))
-		case len(t) > 2:
-			diags = append(diags, errorAt(t.SourceRange(), "Invalid depends_on reference",
-				"A depends_on entry names a whole resource, such as %s, not one of its attributes.", refText(r.addr)))
-		default:
-			refs = append(refs, r)
-		}
-	}
-	return refs, diags
-}
-
 // Files returns every parsed file, spec files and the templates read so far,
 // keyed by the file name used in ranges; give it to
 // hcl.NewDiagnosticTextWriter to print diagnostics with source snippets.
@@ -482,10 +337,11 @@ func (c *Config) Files() map[string]*hcl.File {
 	return m
 }
 
-// Variables returns the declared variables by name.
+// Variables returns the variables declared in the spec directory by name
+// (not those of modules).
 func (c *Config) Variables() map[string]*Variable {
-	m := make(map[string]*Variable, len(c.variables))
-	for k, v := range c.variables {
+	m := make(map[string]*Variable, len(c.root.variables))
+	for k, v := range c.root.variables {
 		m[k] = v
 	}
 	return m

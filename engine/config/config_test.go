@@ -361,7 +361,7 @@ func TestLoadVarFile(t *testing.T) {
 				t.Fatalf("LoadVarFile: %v", diags)
 			}
 			want := map[string]string{"vars.hcl": "6000 s3cret", "vars.json": "7000 from-json"}[strings.TrimPrefix(f, "testdata/valid/")]
-			got := vals["app_port"].AsBigFloat().String() + " " + vals["api_token"].AsString()
+			got := vals["app_port"].Value.AsBigFloat().String() + " " + vals["api_token"].Value.AsString()
 			if got != want || len(vals) != 2 {
 				t.Errorf("values = %v, want %s", vals, want)
 			}
@@ -379,7 +379,7 @@ func TestLoadVarFile(t *testing.T) {
 	if !diags.HasErrors() || diags[0].Subject == nil || diags[0].Subject.Start.Line != 2 {
 		t.Errorf("a var file with a reference: %v", diags)
 	}
-	if !vals["a"].RawEquals(cty.NumberIntVal(1)) {
+	if !vals["a"].Value.RawEquals(cty.NumberIntVal(1)) || pos(vals["a"].Range) != pos(hcl.Range{Filename: bad, Start: hcl.Pos{Line: 1, Column: 5}}) {
 		t.Errorf("the good value is lost: %v", vals)
 	}
 }
@@ -670,7 +670,7 @@ role "more" {
 	files["bad.tmpl"] = "${a} ${b}\n"
 	c = loadString(t, files)
 	// token is required and not given: that is not a problem for Validate.
-	diags := c.Validate(map[string]cty.Value{"extra": cty.True})
+	diags := c.Validate(given(map[string]cty.Value{"extra": cty.True}))
 	var got []string
 	for _, d := range diags {
 		s := d.Summary
@@ -702,7 +702,7 @@ locals {
   x = var.n + 1
   y = nosuch(1)
 }`})
-	diags := c.Validate(map[string]cty.Value{"n": cty.StringVal("one")})
+	diags := c.Validate(given(map[string]cty.Value{"n": cty.StringVal("one")}))
 	var got []string
 	for _, d := range diags {
 		got = append(got, d.Summary)
@@ -726,7 +726,7 @@ func TestCompileConcurrently(t *testing.T) {
 			defer wg.Done()
 			h := testHost()
 			h.Name = "web-" + string(rune('a'+i))
-			hg, diags := c.Compile(h, vals)
+			hg, diags := c.Compile(h, given(vals))
 			if len(diags) > 0 || len(hg.Nodes) != 6 {
 				errs <- diags.Error()
 			}

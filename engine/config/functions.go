@@ -112,38 +112,38 @@ var stdFuncs = map[string]function.Function{
 	"try":      tryfunc.TryFunc,
 }
 
-// functions returns the functions of c's expressions: stdFuncs plus those
-// that read files of the spec file system. Templates get the same set
-// without templatefile.
-func (c *Config) functions() map[string]function.Function {
+// functions returns the functions of the expressions of the spec or module
+// directory dir: stdFuncs plus those that read files of the spec file
+// system, relative to dir. Templates get the same set without templatefile.
+func (c *Config) functions(dir string) map[string]function.Function {
 	inTemplates := make(map[string]function.Function, len(stdFuncs)+4)
 	for n, f := range stdFuncs {
 		inTemplates[n] = f
 	}
-	inTemplates["file"] = c.fileFunc()
-	inTemplates["filebase64"] = c.fileBase64Func()
-	inTemplates["fileexists"] = c.fileExistsFunc()
+	inTemplates["file"] = c.fileFunc(dir)
+	inTemplates["filebase64"] = c.fileBase64Func(dir)
+	inTemplates["fileexists"] = c.fileExistsFunc(dir)
 	all := make(map[string]function.Function, len(inTemplates)+1)
 	for n, f := range inTemplates {
 		all[n] = f
 	}
-	all["templatefile"] = c.templateFileFunc(inTemplates)
+	all["templatefile"] = c.templateFileFunc(dir, inTemplates)
 	return all
 }
 
-// resolve turns a path written in a spec, relative to the spec directory,
-// into a path of the spec file system. Absolute paths and paths that leave
-// the file system's root are errors.
-func (c *Config) resolve(p string) (string, error) {
+// resolve turns a path written in a spec, relative to the spec or module
+// directory dir, into a path of the spec file system. Absolute paths and
+// paths that leave the file system's root are errors.
+func (c *Config) resolve(dir, p string) (string, error) {
 	if p == "" {
 		return "", errors.New("the path is empty")
 	}
 	if path.IsAbs(p) {
-		return "", fmt.Errorf("the path %q is absolute; paths are relative to the spec directory", p)
+		return "", fmt.Errorf("the path %q is absolute; paths are relative to the directory of the spec or module", p)
 	}
 	// path.Join cleans "a/../.." into "..", which fs.ValidPath rejects:
 	// a spec may read anything in its repository, nothing outside it.
-	full := path.Join(c.dir, p)
+	full := path.Join(dir, p)
 	if !fs.ValidPath(full) {
 		return "", fmt.Errorf("the path %q leads outside the spec repository", p)
 	}
@@ -152,8 +152,8 @@ func (c *Config) resolve(p string) (string, error) {
 
 // readFile reads a file of the spec file system for file, filebase64 and
 // templatefile.
-func (c *Config) readFile(p string) (string, []byte, error) {
-	full, err := c.resolve(p)
+func (c *Config) readFile(dir, p string) (string, []byte, error) {
+	full, err := c.resolve(dir, p)
 	if err != nil {
 		return "", nil, err
 	}
@@ -167,13 +167,13 @@ func (c *Config) readFile(p string) (string, []byte, error) {
 	return full, b, nil
 }
 
-func (c *Config) fileFunc() function.Function {
+func (c *Config) fileFunc(dir string) function.Function {
 	return function.New(&function.Spec{
-		Description: "Returns the content of a file of the spec directory, which must be UTF-8 text.",
+		Description: "Returns the content of a file of the spec or module directory, which must be UTF-8 text.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			full, b, err := c.readFile(args[0].AsString())
+			full, b, err := c.readFile(dir, args[0].AsString())
 			if err != nil {
 				return cty.UnknownVal(cty.String), function.NewArgError(0, err)
 			}
@@ -186,13 +186,13 @@ func (c *Config) fileFunc() function.Function {
 	})
 }
 
-func (c *Config) fileBase64Func() function.Function {
+func (c *Config) fileBase64Func(dir string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Returns the content of a file of the spec directory, base64-encoded.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			_, b, err := c.readFile(args[0].AsString())
+			_, b, err := c.readFile(dir, args[0].AsString())
 			if err != nil {
 				return cty.UnknownVal(cty.String), function.NewArgError(0, err)
 			}
@@ -201,13 +201,13 @@ func (c *Config) fileBase64Func() function.Function {
 	})
 }
 
-func (c *Config) fileExistsFunc() function.Function {
+func (c *Config) fileExistsFunc(dir string) function.Function {
 	return function.New(&function.Spec{
 		Description: "Reports whether a file of the spec directory exists.",
 		Params:      []function.Parameter{{Name: "path", Type: cty.String}},
 		Type:        function.StaticReturnType(cty.Bool),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			full, err := c.resolve(args[0].AsString())
+			full, err := c.resolve(dir, args[0].AsString())
 			if err != nil {
 				return cty.UnknownVal(cty.Bool), function.NewArgError(0, err)
 			}
@@ -239,8 +239,8 @@ func (e *templateError) Error() string { return e.diags.Error() }
 
 // loadTemplate reads and parses a template once; its file joins Files so
 // that diagnostics show its source.
-func (c *Config) loadTemplate(p string) (*template, error) {
-	full, err := c.resolve(p)
+func (c *Config) loadTemplate(dir, p string) (*template, error) {
+	full, err := c.resolve(dir, p)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (c *Config) loadTemplate(p string) (*template, error) {
 	if t, ok := c.templates[full]; ok {
 		return t, nil
 	}
-	_, src, err := c.readFile(p)
+	_, src, err := c.readFile(dir, p)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func (c *Config) loadTemplate(p string) (*template, error) {
 	return t, nil
 }
 
-func (c *Config) templateFileFunc(funcs map[string]function.Function) function.Function {
+func (c *Config) templateFileFunc(dir string, funcs map[string]function.Function) function.Function {
 	return function.New(&function.Spec{
 		Description: "Renders a template file of the spec directory with the given variables.",
 		Params: []function.Parameter{
@@ -275,7 +275,7 @@ func (c *Config) templateFileFunc(funcs map[string]function.Function) function.F
 		// template that uses a sensitive value renders a sensitive string.
 		// An unknown vars object makes the result unknown without a call.
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			t, err := c.loadTemplate(args[0].AsString())
+			t, err := c.loadTemplate(dir, args[0].AsString())
 			if err != nil {
 				return cty.DynamicVal, function.NewArgError(0, err)
 			}

@@ -18,7 +18,7 @@ func eval(t *testing.T, c *Config, src string) (cty.Value, hcl.Diagnostics) {
 	}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"secret": cty.StringVal("pw").Mark(sensitiveMark)},
-		Functions: c.funcs,
+		Functions: c.root.funcs,
 	}
 	v, ds := expr.Value(ctx)
 	return v, templateDiags(ds)
@@ -34,7 +34,7 @@ func TestFunctionsPresent(t *testing.T) {
 		setproduct min max abs ceil floor parseint tostring tonumber tobool tolist toset tomap
 		jsondecode jsonencode csvdecode timeadd formatdate try can file templatefile sha256
 		base64encode base64decode yamlencode yamldecode`) {
-		if _, ok := c.funcs[name]; !ok {
+		if _, ok := c.root.funcs[name]; !ok {
 			t.Errorf("function %s is missing", name)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -59,8 +58,8 @@ func markersIn(t *testing.T, fsys fs.FS) []marker {
 }
 
 // fixtureFS holds one spec file of dir at the root, next to every file of
-// dir/templates (templates/...), so that each fixture is a spec directory of
-// its own.
+// dir/templates (templates/...) and dir/modules (modules/..., the module
+// directories), so that each fixture is a spec directory of its own.
 func fixtureFS(t *testing.T, dir, name string) fstest.MapFS {
 	t.Helper()
 	m := fstest.MapFS{}
@@ -69,17 +68,22 @@ func fixtureFS(t *testing.T, dir, name string) fstest.MapFS {
 		t.Fatal(err)
 	}
 	m[name] = &fstest.MapFile{Data: b}
-	tdir := filepath.Join(dir, "templates")
-	entries, err := os.ReadDir(tdir)
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(tdir, e.Name()))
-		if err != nil {
+	for _, sub := range []string{"templates", "modules"} {
+		err := filepath.WalkDir(filepath.Join(dir, sub), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(dir, p)
+			m[filepath.ToSlash(rel)] = &fstest.MapFile{Data: b}
+			return err
+		})
+		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)
 		}
-		m[path.Join("templates", e.Name())] = &fstest.MapFile{Data: b}
 	}
 	return m
 }
@@ -113,7 +117,8 @@ func TestInvalidSpecs(t *testing.T) {
 					t.Errorf("diagnostic without a Subject: %s: %s", d.Summary, d.Detail)
 					continue
 				}
-				if d.Detail == "" || !strings.HasSuffix(strings.TrimSpace(d.Detail), ".") {
+				// HCL's own details may end in a question: "Did you mean ...?"
+				if dt := strings.TrimSpace(d.Detail); dt == "" || !(strings.HasSuffix(dt, ".") || strings.HasSuffix(dt, "?")) {
 					t.Errorf("%s: detail %q is not whole sentences", d.Summary, d.Detail)
 				}
 				sev := "ERROR"
@@ -133,14 +138,21 @@ func TestInvalidSpecs(t *testing.T) {
 	}
 }
 
-// usedMarkers keeps the markers of spec and of the templates spec names.
+// usedMarkers keeps the markers of spec, of the templates spec names, and
+// of the module directories modules/NAME (with what is below) it calls.
 func usedMarkers(ms []marker, spec string) []marker {
-	src, _ := os.ReadFile(filepath.Join("testdata/invalid", spec))
+	b, _ := os.ReadFile(filepath.Join("testdata/invalid", spec))
+	src := string(b)
 	var out []marker
 	for _, m := range ms {
-		if m.File == spec || strings.Contains(string(src), m.File) {
-			out = append(out, m)
+		parts := strings.Split(m.File, "/")
+		switch {
+		case m.File == spec, strings.Contains(src, m.File):
+		case parts[0] == "modules" && len(parts) > 2 && strings.Contains(src, "./modules/"+parts[1]):
+		default:
+			continue
 		}
+		out = append(out, m)
 	}
 	return out
 }

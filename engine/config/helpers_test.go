@@ -2,6 +2,8 @@ package config
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -18,7 +20,7 @@ import (
 // attribute "fail" makes New report a diagnostic at its value.
 type capture struct{ b *resources.Block }
 
-func (c *capture) Addr() resources.Addr                                { return resources.Addr{Kind: "capture", Name: c.b.Name} }
+func (c *capture) Addr() resources.Addr                                { return c.b.Addr }
 func (c *capture) Observe(*resources.Probe)                            {}
 func (c *capture) Diff(*resources.Observed) (*resources.Change, error) { return nil, nil }
 func (c *capture) Apply(context.Context, *resources.Target, *resources.Change) error {
@@ -55,10 +57,22 @@ func testHost() *inventory.Host {
 
 // testVars are the values "given on the command line" for the fixtures;
 // values for undeclared variables are ignored by Compile.
-func testVars(*Config) map[string]cty.Value {
-	return map[string]cty.Value{
-		"given_port": cty.StringVal("not a number"),
+func testVars(*Config) map[string]Value {
+	return map[string]Value{
+		"given_port": {Value: cty.StringVal("not a number")},
 	}
+}
+
+// given turns plain values into values given with -var (no range).
+func given(vals map[string]cty.Value) map[string]Value {
+	if vals == nil {
+		return nil
+	}
+	m := make(map[string]Value, len(vals))
+	for k, v := range vals {
+		m[k] = Value{Value: v}
+	}
+	return m
 }
 
 // loadString loads specs given as file name -> content; it fails the test
@@ -83,7 +97,7 @@ func mapFS(files map[string]string) fstest.MapFS {
 // compileOK compiles c for h and fails the test on any diagnostic.
 func compileOK(t *testing.T, c *Config, h *inventory.Host, vars map[string]cty.Value) *HostGraph {
 	t.Helper()
-	hg, diags := c.Compile(h, vars)
+	hg, diags := c.Compile(h, given(vars))
 	if len(diags) > 0 {
 		t.Fatalf("Compile: %s", diagText(c, diags))
 	}
@@ -116,6 +130,59 @@ func captured(t *testing.T, hg *HostGraph, name string) *resources.Block {
 	return nil
 }
 
+// capturedAt returns the block the capture kind got for the instance whose
+// address prints as addr, such as capture.v["a"].
+func capturedAt(t *testing.T, hg *HostGraph, addr string) *resources.Block {
+	t.Helper()
+	for _, n := range hg.Nodes {
+		if n.Addr.String() == addr {
+			c, ok := n.Resource.(*capture)
+			if !ok {
+				t.Fatalf("%s was not built (Resource = %T)", addr, n.Resource)
+			}
+			return c.b
+		}
+	}
+	t.Fatalf("no %s in the graph: %v", addr, addrs(hg))
+	return nil
+}
+
+// valueAt returns the value of attribute a of the capture instance addr.
+func valueAt(t *testing.T, hg *HostGraph, addr, a string) cty.Value {
+	t.Helper()
+	at, ok := capturedAt(t, hg, addr).Attrs[a]
+	if !ok {
+		t.Fatalf("%s has no attribute %s", addr, a)
+	}
+	return at.Value
+}
+
+// deps returns the dependencies of every node as strings.
+func depsOf(hg *HostGraph) map[string][]string {
+	m := map[string][]string{}
+	for _, n := range hg.Nodes {
+		for _, d := range n.Deps {
+			m[n.Addr.String()] = append(m[n.Addr.String()], d.String())
+		}
+	}
+	return m
+}
+
+// summaries lists the diagnostics as "file:line: Summary" (or the summary
+// alone when there is no subject), sorted.
+func summaries(diags hcl.Diagnostics) []string {
+	var out []string
+	for _, d := range diags {
+		s := d.Summary
+		if d.Subject != nil {
+			s = fmt.Sprintf("%s:%d: %s", d.Subject.Filename, d.Subject.Start.Line, d.Summary)
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // attr returns the value of attribute a of capture[name].
 func attr(t *testing.T, hg *HostGraph, name, a string) *resources.Attr {
 	t.Helper()
@@ -125,3 +192,5 @@ func attr(t *testing.T, hg *HostGraph, name, a string) *resources.Attr {
 	}
 	return at
 }
+
+func sortStrings(s []string) { slices.Sort(s) }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,12 +13,67 @@ import (
 	"github.com/tendhq/tend/resources"
 )
 
-// parseRef reads a traversal rooted at a resource kind: kind["name"] (or
-// kind.name), optionally followed by attribute steps. ok is false when the
-// root is not a kind; a diagnostic is returned when it is one but the
+// ref is a static reference to a resource block or to a module call, with
+// where it is written. References are found before anything is evaluated;
+// they become the edges of a host's graph.
+type ref struct {
+	// addr is the resource block referred to (Kind and Name), for a
+	// resource reference.
+	addr resources.Addr
+	// call is the module call's name, for a reference module.NAME.
+	call string
+	// key is the instance key, as addresses print it ("\"shop\"", "0"),
+	// when the reference names one instance with a literal; "" otherwise.
+	key string
+	// output is the output of a module reference, when named.
+	output string
+	// steps counts the traversal steps after the resource (and its key):
+	// attribute accesses.
+	steps int
+	rng   hcl.Range
+}
+
+// text prints the reference the way a spec writes it.
+func (r ref) text() string {
+	if r.call != "" {
+		return "module." + r.call
+	}
+	return refText(r.addr)
+}
+
+// parseRef reads a traversal rooted at a resource kind, kind["name"] (or
+// kind.name) with an optional instance key and attribute steps, or at
+// module, module.NAME with an optional key and output. ok is false when
+// the root is neither; a diagnostic is returned when it is one but the
 // resource is not named with a literal.
 func parseRef(t hcl.Traversal) (r ref, ok bool, diag *hcl.Diagnostic) {
 	root := t.RootName()
+	if root == "module" {
+		if len(t) < 2 {
+			return ref{}, true, errorAt(t.SourceRange(), "Invalid module reference",
+				"A reference to a module call names it, such as module.sites or module.sites[\"a\"].url.")
+		}
+		a, isAttr := t[1].(hcl.TraverseAttr)
+		if !isAttr {
+			return ref{}, true, errorAt(t.SourceRange(), "Invalid module reference",
+				"A reference to a module call names it with an attribute step, such as module.sites, not an index.")
+		}
+		r = ref{call: a.Name, rng: hcl.RangeBetween(t[0].SourceRange(), t[1].SourceRange())}
+		rest := t[2:]
+		if len(rest) > 0 {
+			if k, isKey := literalKey(rest[0]); isKey {
+				r.key = k
+				rest = rest[1:]
+			}
+		}
+		if len(rest) > 0 {
+			if a, isAttr := rest[0].(hcl.TraverseAttr); isAttr {
+				r.output = a.Name
+			}
+			r.steps = len(rest)
+		}
+		return r, true, nil
+	}
 	if resources.Lookup(root) == nil {
 		return ref{}, false, nil
 	}
@@ -29,10 +86,24 @@ func parseRef(t hcl.Traversal) (r ref, ok bool, diag *hcl.Diagnostic) {
 	if !ok {
 		return ref{}, true, bad
 	}
-	return ref{
+	r = ref{
 		addr: resources.Addr{Kind: root, Name: name},
 		rng:  hcl.RangeBetween(t[0].SourceRange(), t[1].SourceRange()),
-	}, true, nil
+	}
+	// An index after the name selects an instance of a for_each or count
+	// block: file.vhost["shop"]. On a block without either, the same
+	// syntax indexes the attribute object (file["x"]["path"]); whether the
+	// key is an instance is known once the target block is, so the graph
+	// ignores it there and depends_on rejects it.
+	rest := t[2:]
+	if len(rest) > 0 {
+		if k, isKey := literalKey(rest[0]); isKey {
+			r.key = k
+			rest = rest[1:]
+		}
+	}
+	r.steps = len(rest)
+	return r, true, nil
 }
 
 // stepName returns the name a traversal step selects: .name or ["name"].
@@ -43,6 +114,25 @@ func stepName(s hcl.Traverser) (string, bool) {
 	case hcl.TraverseIndex:
 		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
 			return s.Key.AsString(), true
+		}
+	}
+	return "", false
+}
+
+// literalKey returns the instance key an index step with a literal selects,
+// as addresses print it: ["shop"] gives "\"shop\"", [3] gives "3".
+func literalKey(s hcl.Traverser) (string, bool) {
+	ix, ok := s.(hcl.TraverseIndex)
+	if !ok || !ix.Key.IsKnown() || ix.Key.IsNull() {
+		return "", false
+	}
+	switch ix.Key.Type() {
+	case cty.String:
+		return strconv.Quote(ix.Key.AsString()), true
+	case cty.Number:
+		f := ix.Key.AsBigFloat()
+		if i, acc := f.Int64(); acc == big.Exact && i >= 0 {
+			return strconv.FormatInt(i, 10), true
 		}
 	}
 	return "", false
@@ -60,94 +150,225 @@ func kindList() string {
 	return strings.Join(ks[:len(ks)-1], ", ") + " or " + ks[len(ks)-1]
 }
 
-// checkRefs is Load's second pass, once every file is decoded: it checks the
-// references of locals and resource attributes to variables, locals and
-// resources, and records the references that become graph edges. An
-// expression with a bad reference is flagged and never evaluated, so it is
-// reported once, here.
-func (c *Config) checkRefs() hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	// Locals may refer to var, host and other locals (recorded for their
-	// evaluation order), never to resources.
-	for _, l := range c.locals {
-		for _, t := range l.attr.Expr.Variables() {
-			var d *hcl.Diagnostic
-			switch root := t.RootName(); {
-			case root == "var":
-				d = c.checkVarRef(t)
-			case root == "local":
-				var name string
-				name, d = c.checkLocalRef(t)
-				if name != "" && !slices.Contains(l.refs, name) {
-					l.refs = append(l.refs, name)
-				}
-			case resources.Lookup(root) != nil:
-				d = errorAt(t.SourceRange(), "Invalid reference",
-					"The local value %q refers to a %s: local values may refer to variables, the host and other local values, but not to resources.", l.name, root)
+// scope says what the expressions of one place may refer to.
+type scope struct {
+	// what names the place for messages: `The local value "x"`.
+	what string
+	// allowed lists what it may refer to, for messages.
+	allowed string
+	// resources allows references to resources and module calls.
+	resources bool
+	// each and count allow each.key/each.value and count.index.
+	each, count bool
+	// self, when set, allows only var.<self>: variable validations.
+	self string
+}
+
+// checked is what checkExpr found in an expression.
+type checked struct {
+	refs   []ref
+	locals []string
+	bad    bool
+}
+
+// checkExpr checks the references of traversals against m and the scope
+// rules s, and collects the resource and module references and the locals
+// named. Unknown roots are left to evaluation ("Unknown variable").
+func (m *module) checkExpr(s scope, ts []hcl.Traversal, diags *hcl.Diagnostics) checked {
+	var out checked
+	fail := func(d *hcl.Diagnostic) {
+		*diags = append(*diags, d)
+		out.bad = true
+	}
+	for _, t := range ts {
+		root := t.RootName()
+		// A validation sees nothing but its variable: it runs where the
+		// value is given, before locals, the host or resources exist.
+		if s.self != "" && root != "var" && (root == "local" || root == "host" || root == "each" || root == "count" || root == "module" || resources.Lookup(root) != nil) {
+			fail(errorAt(t.SourceRange(), "Invalid reference in variable validation",
+				"The validation of variable %q may only refer to the variable itself, as var.%s.", s.self, s.self))
+			continue
+		}
+		switch {
+		case root == "var":
+			if d := m.checkVarRef(t); d != nil {
+				fail(d)
+				continue
 			}
+			if s.self == "" || len(t) < 2 {
+				continue
+			}
+			if name, ok := stepName(t[1]); ok && name != s.self {
+				fail(errorAt(t.SourceRange(), "Invalid reference in variable validation",
+					"The validation of variable %q may only refer to the variable itself, as var.%s, not to var.%s.", s.self, s.self, name))
+			}
+		case root == "local":
+			name, d := m.checkLocalRef(t)
 			if d != nil {
-				diags = append(diags, d)
-				l.bad = true
+				fail(d)
+			} else if name != "" && !slices.Contains(out.locals, name) {
+				out.locals = append(out.locals, name)
+			}
+		case root == "each" && !s.each:
+			fail(errorAt(t.SourceRange(), `Reference to "each" in a block without for_each`,
+				"each.key and each.value are only available in a block with for_each; %s has none.", s.what))
+		case root == "count" && !s.count:
+			fail(errorAt(t.SourceRange(), `Reference to "count" in a block without count`,
+				"count.index is only available in a block with count; %s has none.", s.what))
+		case root == "module" || resources.Lookup(root) != nil:
+			// Resources and modules: the references that become edges,
+			// where the scope allows them.
+			r, _, pd := parseRef(t)
+			switch {
+			case pd != nil:
+				fail(pd)
+			case !s.resources:
+				what := "a " + root
+				if root == "module" {
+					what = "module." + r.call
+				}
+				fail(errorAt(t.SourceRange(), "Invalid reference",
+					"%s refers to %s: it may refer to %s, but not to resources or modules.", s.what, what, s.allowed))
+			default:
+				if d := m.checkDeclared(r); d != nil {
+					fail(d)
+				} else {
+					out.refs = append(out.refs, r)
+				}
 			}
 		}
 	}
-	for _, r := range c.roles {
-		for _, d := range r.resources {
-			diags = append(diags, c.checkResourceRefs(d)...)
+	return out
+}
+
+// Scopes of the places that may not refer to resources. Resource
+// attributes, nested blocks and outputs may refer to anything.
+var (
+	localScope = scope{allowed: "variables, the host and other local values"}
+	repeatRule = "variables, local values and the host (the instances must be known before any resource is evaluated)"
+	inputRule  = "variables, local values, the host, and each or count"
+)
+
+// checkRefs is Load's last pass over a module, once every file is decoded:
+// it checks the references of locals, resource blocks, module calls,
+// outputs and variable validations, and records those that order the
+// evaluation. An expression with a bad reference is flagged and never
+// evaluated, so it is reported once, here.
+func (c *Config) checkRefs(m *module) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, n := range sortedNames(m.variables) {
+		v := m.variables[n]
+		s := scope{self: n}
+		for _, vl := range v.validations {
+			ts := append(vl.condition.Variables(), vl.message.Variables()...)
+			if m.checkExpr(s, ts, &diags).bad {
+				vl.bad = true
+			}
 		}
 	}
-	return diags
+	for _, l := range m.locals {
+		s := localScope
+		s.what = fmt.Sprintf("The local value %q", l.name)
+		ck := m.checkExpr(s, l.attr.Expr.Variables(), &diags)
+		l.refs, l.bad = ck.locals, ck.bad
+	}
+	decls, calls := m.resources, m.calls
+	if m.root {
+		decls, calls = nil, nil
+		for _, r := range c.roles {
+			decls = append(decls, r.resources...)
+			calls = append(calls, r.calls...)
+		}
+	}
+	for _, d := range decls {
+		diags = append(diags, m.checkResourceRefs(d)...)
+	}
+	for _, mc := range calls {
+		diags = append(diags, m.checkCallRefs(mc)...)
+	}
+	for _, n := range sortedNames(m.outputs) {
+		o := m.outputs[n]
+		if o.value == nil {
+			continue
+		}
+		s := scope{what: fmt.Sprintf("The output %q", n), resources: true}
+		ck := m.checkExpr(s, o.value.Expr.Variables(), &diags)
+		o.refs, o.bad = ck.refs, o.bad || ck.bad
+	}
+	return append(diags, m.validateDefaults()...)
+}
+
+// checkRepeat checks the references of for_each or count.
+func (m *module) checkRepeat(a *hcl.Attribute, of string, diags *hcl.Diagnostics) bool {
+	if a == nil {
+		return false
+	}
+	s := scope{what: fmt.Sprintf("The %s of %s", a.Name, of), allowed: repeatRule}
+	return m.checkExpr(s, a.Expr.Variables(), diags).bad
 }
 
 // checkResourceRefs checks the references of one resource block: those of
-// its attribute expressions (to variables, locals and resources) and those
-// of depends_on. Resource references are recorded as edges; whether the
-// target is on a given host is Compile's business.
-func (c *Config) checkResourceRefs(d *resourceDecl) hcl.Diagnostics {
+// its attribute expressions and nested blocks (to variables, locals,
+// resources and modules), of for_each and count, and of depends_on.
+// Resource references are recorded as edges; whether the target is on a
+// given host is Compile's business.
+func (m *module) checkResourceRefs(d *resourceDecl) hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	of := d.addr.Kind + "." + d.addr.Name
+	d.badRepeat = m.checkRepeat(d.forEach, of, &diags) || m.checkRepeat(d.count, of, &diags)
+	s := scope{what: d.addr.String(), resources: true, each: d.forEach != nil, count: d.count != nil}
 	for _, a := range sortedAttrs(d.attrs) {
-		for _, t := range a.Expr.Variables() {
-			var diag *hcl.Diagnostic
-			switch root := t.RootName(); root {
-			case "var":
-				diag = c.checkVarRef(t)
-			case "local":
-				_, diag = c.checkLocalRef(t)
-			default:
-				// host is checked by evaluation; an unknown root is HCL's
-				// "Unknown variable".
-				r, ok, pd := parseRef(t)
-				switch {
-				case pd != nil:
-					diag = pd
-				case ok:
-					if diag = c.checkDeclared(r); diag == nil {
-						d.refs = append(d.refs, r)
-					}
-				}
-			}
-			if diag != nil {
-				diags = append(diags, diag)
-				d.bad[a.Name] = true
-			}
+		ck := m.checkExpr(s, a.Expr.Variables(), &diags)
+		d.refs = append(d.refs, ck.refs...)
+		if ck.bad {
+			d.bad[a.Name] = true
 		}
 	}
-	// depends_on entries to undeclared resources are dropped once
-	// reported.
-	kept := d.dependsOn[:0]
-	for _, r := range d.dependsOn {
-		if diag := c.checkDeclared(r); diag != nil {
-			diags = append(diags, diag)
+	ck := m.checkExpr(s, d.nestedTraversals(), &diags)
+	d.refs = append(d.refs, ck.refs...)
+	d.badNested = d.badNested || ck.bad
+	d.dependsOn = m.checkDependsOn(d.dependsOn, &diags)
+	return diags
+}
+
+// checkCallRefs checks the references of a module call: its inputs, its
+// for_each or count and its depends_on.
+func (m *module) checkCallRefs(mc *moduleCall) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	of := "module." + mc.name
+	mc.badRepeat = m.checkRepeat(mc.forEach, of, &diags) || m.checkRepeat(mc.count, of, &diags)
+	s := scope{allowed: inputRule, each: mc.forEach != nil, count: mc.count != nil}
+	for _, a := range sortedAttrs(mc.inputs) {
+		s.what = fmt.Sprintf("The input %q of module.%s", a.Name, mc.name)
+		if m.checkExpr(s, a.Expr.Variables(), &diags).bad {
+			mc.bad[a.Name] = true
+		}
+	}
+	mc.dependsOn = m.checkDependsOn(mc.dependsOn, &diags)
+	return diags
+}
+
+// checkDependsOn keeps the depends_on entries that name a declared
+// resource or module call; the others are reported and dropped.
+func (m *module) checkDependsOn(refs []ref, diags *hcl.Diagnostics) []ref {
+	var kept []ref
+	for _, r := range refs {
+		if d := m.checkDeclared(r); d != nil {
+			*diags = append(*diags, d)
+			continue
+		}
+		if r.key != "" && r.call == "" && !m.declared[r.addr][0].repeated() {
+			*diags = append(*diags, errorAt(r.rng, "Invalid depends_on reference",
+				"A depends_on entry names a whole resource, such as %s, not one of its attributes.", refText(r.addr)))
 			continue
 		}
 		kept = append(kept, r)
 	}
-	d.dependsOn = kept
-	return diags
+	return kept
 }
 
 // checkVarRef checks that var.NAME is declared.
-func (c *Config) checkVarRef(t hcl.Traversal) *hcl.Diagnostic {
+func (m *module) checkVarRef(t hcl.Traversal) *hcl.Diagnostic {
 	if len(t) < 2 {
 		return nil
 	}
@@ -155,15 +376,15 @@ func (c *Config) checkVarRef(t hcl.Traversal) *hcl.Diagnostic {
 	if !ok {
 		return nil
 	}
-	if _, ok := c.variables[name]; ok {
+	if _, ok := m.variables[name]; ok {
 		return nil
 	}
 	return errorAt(hcl.RangeBetween(t[0].SourceRange(), t[1].SourceRange()), "Reference to undeclared variable",
-		"A variable named %q is not declared. Declare it with a variable %q block, or correct the name.", name, name)
+		"A variable named %q is not declared%s. Declare it with a variable %q block, or correct the name.", name, m.where(), name)
 }
 
 // checkLocalRef checks that local.NAME is defined and returns NAME.
-func (c *Config) checkLocalRef(t hcl.Traversal) (string, *hcl.Diagnostic) {
+func (m *module) checkLocalRef(t hcl.Traversal) (string, *hcl.Diagnostic) {
 	if len(t) < 2 {
 		return "", nil
 	}
@@ -171,20 +392,51 @@ func (c *Config) checkLocalRef(t hcl.Traversal) (string, *hcl.Diagnostic) {
 	if !ok {
 		return "", nil
 	}
-	if _, ok := c.localNames[name]; ok {
+	if _, ok := m.localNames[name]; ok {
 		return name, nil
 	}
 	return "", errorAt(hcl.RangeBetween(t[0].SourceRange(), t[1].SourceRange()), "Reference to undeclared local value",
-		"A local value named %q is not defined. Define it in a locals block, or correct the name.", name)
+		"A local value named %q is not defined%s. Define it in a locals block, or correct the name.", name, m.where())
 }
 
-// checkDeclared checks that some role declares the resource r refers to.
-func (c *Config) checkDeclared(r ref) *hcl.Diagnostic {
-	if len(c.declared[r.addr]) > 0 {
+// checkDeclared checks that m declares the resource or module call r
+// refers to (at the root: some role does), and that a named output exists.
+func (m *module) checkDeclared(r ref) *hcl.Diagnostic {
+	if r.call != "" {
+		calls := m.callNames[r.call]
+		if len(calls) == 0 {
+			return errorAt(r.rng, "Reference to undeclared module",
+				"No module call named %q is declared%s. Declare it with a module %q block, or correct the reference.", r.call, m.where(), r.call)
+		}
+		if mod := calls[0].mod; r.output != "" && mod != nil {
+			if _, ok := mod.outputs[r.output]; !ok {
+				return errorAt(r.rng, "Reference to undeclared output",
+					"The module %s (called as module.%s) declares no output %q.", mod.dir, r.call, r.output)
+			}
+		}
+		return nil
+	}
+	if len(m.declared[r.addr]) > 0 {
 		return nil
 	}
 	return errorAt(r.rng, "Reference to undeclared resource",
-		"No role declares %s. Declare it with a %s %q block, or correct the reference.", r.addr, r.addr.Kind, r.addr.Name)
+		"No %s declares %s. Declare it with a %s %q block, or correct the reference.", m.declarer(), r.addr, r.addr.Kind, r.addr.Name)
+}
+
+// where says "in the module DIR" for messages about a module directory.
+func (m *module) where() string {
+	if m.root {
+		return ""
+	}
+	return " in the module " + m.dir
+}
+
+// declarer names what declares resources of m, for messages.
+func (m *module) declarer() string {
+	if m.root {
+		return "role"
+	}
+	return "block of the module " + m.dir
 }
 
 // sortedAttrs returns attrs in source order, so diagnostics come out in a

@@ -38,7 +38,7 @@ role "shop" {
   }
 
   file "config" {
-    path = "${local.etc}/shop.conf"
+    path    = "${local.etc}/shop.conf"
     content = <<-EOT
       # managed by tend: environment ${host.vars.environment}
       version   = "${var.app_version}"

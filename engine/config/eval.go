@@ -1,0 +1,453 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/dynblock"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/engine/graph"
+	"github.com/tendhq/tend/resources"
+)
+
+// groupKey names a group of diagnostics: those of the instances of one
+// resource block or module call (block false), or those of its for_each or
+// count in each module instance (block true).
+type groupKey struct {
+	owner any // *resourceDecl or *moduleCall
+	block bool
+}
+
+// diagGroup collects the diagnostics of a group, one entry per instance,
+// so that a problem every instance has is reported once, and one only
+// some have names the instance.
+type diagGroup struct{ entries []*diagEntry }
+
+type diagEntry struct {
+	// label is the instance's address; "" for a plain resource, whose
+	// diagnostics need no name.
+	label string
+	diags hcl.Diagnostics
+}
+
+// sink returns the diagnostics of a new entry of the group k.
+func (cp *compilation) sink(k groupKey, label string) *hcl.Diagnostics {
+	g := cp.groups[k]
+	if g == nil {
+		g = &diagGroup{}
+		cp.groups[k] = g
+		cp.groupOrder = append(cp.groupOrder, k)
+	}
+	e := &diagEntry{label: label}
+	g.entries = append(g.entries, e)
+	return &e.diags
+}
+
+// hasErrors reports whether any error was found so far.
+func (cp *compilation) hasErrors() bool {
+	if cp.diags.HasErrors() {
+		return true
+	}
+	for _, g := range cp.groups {
+		for _, e := range g.entries {
+			if e.diags.HasErrors() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// flush returns every diagnostic of the compilation, without copies. A
+// diagnostic that every entry of a group has is reported once as it is;
+// one that only some have is reported once too, its Detail starting with
+// the instances that have it: "In file.vhost["a"] and file.vhost["c"]: ".
+func (cp *compilation) flush() hcl.Diagnostics {
+	var out hcl.Diagnostics
+	seen := map[string]bool{}
+	add := func(d *hcl.Diagnostic) {
+		if k := diagKey(d); !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	for _, d := range cp.diags {
+		add(d)
+	}
+	for _, k := range cp.groupOrder {
+		g := cp.groups[k]
+		// labels: the instances that have each diagnostic, in order. An
+		// entry is one instance (or, for block-level groups, one module
+		// instance); the same diagnostic twice in it counts once.
+		labels := map[string][]string{}
+		for _, e := range g.entries {
+			for _, d := range e.diags {
+				dk := diagKey(d)
+				if l := labels[dk]; len(l) == 0 || l[len(l)-1] != e.label {
+					labels[dk] = append(l, e.label)
+				}
+			}
+		}
+		for _, e := range g.entries {
+			for _, d := range e.diags {
+				ls := labels[diagKey(d)]
+				if e.label == "" || (len(g.entries) > 1 && len(ls) == len(g.entries)) {
+					add(d)
+					continue
+				}
+				named := *d
+				named.Detail = fmt.Sprintf("In %s: %s", labelList(ls), d.Detail)
+				add(&named)
+			}
+		}
+	}
+	return out
+}
+
+// labelList joins instance addresses for a message: "a", "a and b",
+// "a, b and c", or the first three and how many more.
+func labelList(ls []string) string {
+	switch {
+	case len(ls) == 1:
+		return ls[0]
+	case len(ls) > 4:
+		return fmt.Sprintf("%s and %d more instances", strings.Join(ls[:3], ", "), len(ls)-3)
+	}
+	return strings.Join(ls[:len(ls)-1], ", ") + " and " + ls[len(ls)-1]
+}
+
+// evalContext returns the evaluation context of module instance mi: its
+// host, var and local, and extra (each or count, resources, modules).
+func (cp *compilation) evalContext(mi *modInst, extra map[string]cty.Value) *hcl.EvalContext {
+	vars := make(map[string]cty.Value, len(mi.base)+len(extra))
+	for k, v := range mi.base {
+		vars[k] = v
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	return &hcl.EvalContext{Variables: vars, Functions: mi.mod.funcs}
+}
+
+// evalLocals evaluates the locals of mi in dependency order and returns
+// the local object. Locals on a cycle, and those that fail, are unknown.
+// mi.base must hold host and var.
+func (cp *compilation) evalLocals(mi *modInst) cty.Value {
+	m := mi.mod
+	if len(m.locals) == 0 {
+		return cty.EmptyObjectVal
+	}
+	g := graph.New[string]()
+	for _, l := range m.locals {
+		g.Add(l.name)
+		for _, r := range l.refs {
+			g.Connect(l.name, r)
+		}
+	}
+	// vals holds the values so far; locals on a cycle are unknown from the
+	// start, so that what refers to them is evaluated without a second
+	// report.
+	vals := make(map[string]cty.Value, len(m.locals))
+	for _, cyc := range g.Cycles() {
+		var b strings.Builder
+		for _, n := range cyc {
+			fmt.Fprintf(&b, "local.%s (%s) -> ", n, pos(m.localNames[n].attr.NameRange))
+			vals[n] = cty.DynamicVal
+		}
+		b.WriteString("local." + cyc[0])
+		*mi.diags = append(*mi.diags, errorAt(m.localNames[cyc[0]].attr.NameRange, "Local value cycle",
+			"These local values refer to each other in a cycle: %s. Remove one of the references to break the cycle.", b.String()))
+	}
+	// object is the local object as it stands: locals not evaluated yet
+	// are unknown.
+	object := func() cty.Value {
+		o := make(map[string]cty.Value, len(m.locals))
+		for _, l := range m.locals {
+			if v, ok := vals[l.name]; ok {
+				o[l.name] = v
+			} else {
+				o[l.name] = cty.DynamicVal
+			}
+		}
+		return cty.ObjectVal(o)
+	}
+	order, _ := evalOrder(g)
+	for _, n := range order {
+		if _, done := vals[n]; done {
+			continue
+		}
+		l := m.localNames[n]
+		if l.bad {
+			// Load reported its bad reference already.
+			vals[n] = cty.DynamicVal
+			continue
+		}
+		v, ds := l.attr.Expr.Value(cp.evalContext(mi, map[string]cty.Value{"local": object()}))
+		ds = templateDiags(ds)
+		*mi.diags = append(*mi.diags, ds...)
+		if ds.HasErrors() {
+			v = cty.DynamicVal
+		}
+		vals[n] = v
+	}
+	return object()
+}
+
+// refValues returns the variables refs need in mi: an object per kind with
+// the resource blocks referred to, and module with the module calls.
+// cyc is true when the referrer is on or behind a cycle: the instances
+// there are unknown to it.
+func (cp *compilation) refValues(mi *modInst, refs []ref, cyc bool) map[string]cty.Value {
+	kinds := map[string]map[string]cty.Value{}
+	for _, k := range resources.Kinds() {
+		kinds[k] = map[string]cty.Value{}
+	}
+	mods := map[string]cty.Value{}
+	for _, r := range refs {
+		if r.call != "" {
+			mods[r.call] = cp.callValue(mi, r.call, cyc)
+		} else {
+			kinds[r.addr.Kind][r.addr.Name] = cp.declValue(mi, r.addr, cyc)
+		}
+	}
+	vars := map[string]cty.Value{"module": cty.ObjectVal(mods)}
+	for k, m := range kinds {
+		vars[k] = cty.ObjectVal(m)
+	}
+	return vars
+}
+
+// instValue is what a referrer sees of in: its attribute object, or
+// unknown when in is not evaluated yet (a cycle).
+func (cp *compilation) instValue(in *instance, cyc bool) cty.Value {
+	if !in.done || (cyc && cp.cyclic[in.key]) {
+		return cty.DynamicVal
+	}
+	return in.value
+}
+
+// declValue is a resource block as expressions see it: the attribute
+// object of its instance, or for for_each an object of the instances by
+// key, for count a tuple of them. It is unknown when the block is not on
+// this host (Validate) or its instances are not known.
+func (cp *compilation) declValue(mi *modInst, addr resources.Addr, cyc bool) cty.Value {
+	di := mi.decls[addr]
+	if di == nil {
+		return cty.DynamicVal
+	}
+	switch di.mode {
+	case single:
+		return cp.instValue(di.list[0], cyc)
+	case forEachMode:
+		m := make(map[string]cty.Value, len(di.list))
+		for _, in := range di.list {
+			m[in.name] = cp.instValue(in, cyc)
+		}
+		return cty.ObjectVal(m)
+	case countMode:
+		if len(di.list) == 0 {
+			return cty.EmptyTupleVal
+		}
+		l := make([]cty.Value, len(di.list))
+		for i, in := range di.list {
+			l[i] = cp.instValue(in, cyc)
+		}
+		return cty.TupleVal(l)
+	}
+	return cty.DynamicVal
+}
+
+// callValue is a module call as expressions see it: the object of its
+// outputs, or for for_each an object of those by key, for count a tuple.
+func (cp *compilation) callValue(mi *modInst, name string, cyc bool) cty.Value {
+	ci := mi.calls[name]
+	if ci == nil {
+		return cty.DynamicVal
+	}
+	switch ci.mode {
+	case single:
+		return cp.outputs(ci.list[0], cyc)
+	case forEachMode:
+		m := make(map[string]cty.Value, len(ci.list))
+		for _, child := range ci.list {
+			m[child.name] = cp.outputs(child, cyc)
+		}
+		return cty.ObjectVal(m)
+	case countMode:
+		if len(ci.list) == 0 {
+			return cty.EmptyTupleVal
+		}
+		l := make([]cty.Value, len(ci.list))
+		for i, child := range ci.list {
+			l[i] = cp.outputs(child, cyc)
+		}
+		return cty.TupleVal(l)
+	}
+	return cty.DynamicVal
+}
+
+// outputs evaluates the outputs of module instance mi into an object.
+// They are evaluated where they are used, after the resources they refer
+// to (the graph has edges to those).
+func (cp *compilation) outputs(mi *modInst, cyc bool) cty.Value {
+	m := make(map[string]cty.Value, len(mi.mod.outputs))
+	for _, n := range sortedNames(mi.mod.outputs) {
+		o := mi.mod.outputs[n]
+		if o.bad {
+			m[n] = cty.DynamicVal
+			continue
+		}
+		ctx := cp.evalContext(mi, cp.refValues(mi, o.refs, cyc))
+		v, ds := o.value.Expr.Value(ctx)
+		ds = templateDiags(ds)
+		*mi.diags = append(*mi.diags, ds...)
+		if ds.HasErrors() {
+			v = cty.DynamicVal
+		}
+		m[n] = v
+	}
+	return cty.ObjectVal(m)
+}
+
+// checkOutputs evaluates every output of every module instance below mi,
+// so that an output nobody reads is checked too.
+func (cp *compilation) checkOutputs(mi *modInst) {
+	for _, n := range sortedNames(mi.calls) {
+		for _, child := range mi.calls[n].list {
+			cp.outputs(child, false)
+			cp.checkOutputs(child)
+		}
+	}
+}
+
+// evalInstance evaluates in's attributes and nested blocks, records the
+// object other resources see, and builds the resource through its kind.
+// in.res stays nil when the block had errors or values that are not
+// known.
+func (cp *compilation) evalInstance(in *instance) {
+	d := in.decl
+	// The context: the module instance's var, local and host, the
+	// resources and modules d refers to (already evaluated, as the graph
+	// orders them), and the instance's each or count.
+	cyc := cp.cyclic[in.key]
+	extra := cp.refValues(in.mi, d.refs, cyc)
+	for k, v := range in.iter {
+		extra[k] = v
+	}
+	ctx := cp.evalContext(in.mi, extra)
+
+	// failed: an attribute could not be evaluated (reported); unknown: a
+	// value is not wholly known (Validate, or an upstream error). Either
+	// way the kind is not called, but the other attributes are still
+	// evaluated so that all their problems are reported.
+	failed, unknown := false, false
+	// obj is what other resources see as kind["name"]: every attribute of
+	// the kind's schema, null when not set, marks kept.
+	obj := map[string]cty.Value{}
+	for _, s := range d.kind.Attributes {
+		obj[s.Name] = cty.NullVal(cty.DynamicPseudoType)
+	}
+	evalAttrs := func(attrs []*hcl.Attribute, bad map[string]bool, obj map[string]cty.Value) map[string]*resources.Attr {
+		out := map[string]*resources.Attr{}
+		for _, a := range attrs {
+			if bad[a.Name] {
+				failed = true
+				obj[a.Name] = cty.DynamicVal
+				continue
+			}
+			v, ds := a.Expr.Value(ctx)
+			ds = templateDiags(ds)
+			*in.diags = append(*in.diags, ds...)
+			if ds.HasErrors() {
+				failed = true
+				obj[a.Name] = cty.DynamicVal
+				continue
+			}
+			obj[a.Name] = v
+			if !v.IsWhollyKnown() {
+				unknown = true
+				continue
+			}
+			if v.IsNull() {
+				continue // null is the same as not set
+			}
+			// Kinds get plain values; that any part was sensitive survives
+			// as a flag.
+			uv, pvm := v.UnmarkDeepWithPaths()
+			out[a.Name] = &resources.Attr{Value: uv, Range: a.Expr.Range(), Sensitive: hasSensitive(pvm)}
+		}
+		return out
+	}
+	attrs := evalAttrs(sortedAttrs(d.attrs), d.bad, obj)
+	var nested []*resources.Nested
+	if d.nested {
+		var ok bool
+		nested, ok = cp.evalNested(in, ctx, evalAttrs)
+		failed = failed || !ok
+	}
+	in.value = cty.ObjectVal(obj)
+	in.done = true
+
+	if failed {
+		return
+	}
+	if unknown {
+		if !cp.validate && !cp.hasErrors() {
+			// Only errors make values unknown outside Validate; say so
+			// rather than silently leave the resource out.
+			*in.diags = append(*in.diags, errorAt(d.block.DefRange, "Value not known",
+				"Some attribute values of %s are not known, so it cannot be built.", in.addr))
+		}
+		return
+	}
+	b := &resources.Block{
+		Addr:       in.addr,
+		Kind:       d.addr.Kind,
+		Name:       d.addr.Name,
+		DeclRange:  d.block.DefRange,
+		LabelRange: d.block.LabelRanges[0],
+		Attrs:      attrs,
+		Files:      cp.c.fsys,
+		Dir:        d.mod.dir,
+		Blocks:     nested,
+	}
+	res, ds := d.kind.New(b)
+	*in.diags = append(*in.diags, ds...)
+	if ds.HasErrors() {
+		return
+	}
+	in.res = res
+}
+
+// evalNested expands the dynamic blocks of in's block in ctx and evaluates
+// every nested block's attributes with evalAttrs. Their schemas were
+// checked by Load, so only expansion problems are reported here. ok is
+// false when something failed.
+func (cp *compilation) evalNested(in *instance, ctx *hcl.EvalContext,
+	evalAttrs func([]*hcl.Attribute, map[string]bool, map[string]cty.Value) map[string]*resources.Attr,
+) (out []*resources.Nested, ok bool) {
+	d := in.decl
+	if d.badNested {
+		return nil, false
+	}
+	// dynblock evaluates for_each and labels of dynamic blocks in ctx and
+	// wraps the content's expressions so that they see the iterator.
+	body := dynblock.Expand(d.block.Body, ctx)
+	content, _, ds := body.PartialContent(nestedHeaders(d.kind))
+	*in.diags = append(*in.diags, templateDiags(ds)...)
+	ok = !ds.HasErrors()
+	for _, nb := range content.Blocks {
+		bc, _, ds := nb.Body.PartialContent(nestedSchema(d.kind, nb.Type))
+		if ds.HasErrors() {
+			ok = false // reported by Load
+			continue
+		}
+		// Nested values are not part of the object other resources see.
+		n := &resources.Nested{Type: nb.Type, Labels: nb.Labels, DeclRange: nb.DefRange}
+		n.Attrs = evalAttrs(sortedAttrs(bc.Attributes), nil, map[string]cty.Value{})
+		out = append(out, n)
+	}
+	return out, ok
+}

@@ -1,0 +1,6 @@
+module "a" {
+  source = "../a"                # ERROR: Module cycle
+}
+module "self" {
+  source = "./"                  # ERROR: Module cycle
+}
