@@ -103,9 +103,8 @@ func pickHost(hosts []*inventory.Host, name string, fromInventory bool) (*invent
 
 // dotGraph converts a host's compiled graph for drawing. Nodes are the
 // resources, grouped by module; every dependency is an edge from the
-// dependency to its dependent (apply order). config.Node does not say yet
-// whether a dependency is a depends_on, a reference or a path, so every
-// edge is drawn in the depends_on style.
+// dependency to its dependent (apply order), styled by why it exists:
+// depends_on, a reference in an attribute, or a path inside a directory.
 func dotGraph(hg *config.HostGraph) *report.DotGraph {
 	dg := &report.DotGraph{Name: hg.Host.Name}
 	index := map[string]int{}
@@ -115,7 +114,8 @@ func dotGraph(hg *config.HostGraph) *report.DotGraph {
 		dg.Nodes = append(dg.Nodes, report.DotNode{ID: id, Label: id, Kind: n.Addr.Kind, Group: n.Addr.Module})
 	}
 	for _, n := range hg.Nodes {
-		for _, d := range n.Deps {
+		for _, e := range n.Edges {
+			d := e.To
 			i, ok := index[d.String()]
 			if !ok {
 				// Compile relates only resources of the graph; should a
@@ -124,8 +124,19 @@ func dotGraph(hg *config.HostGraph) *report.DotGraph {
 				index[d.String()] = i
 				dg.Nodes = append(dg.Nodes, report.DotNode{ID: d.String(), Kind: d.Kind, Group: d.Module})
 			}
-			dg.Nodes[i].Edges = append(dg.Nodes[i].Edges, report.DotEdge{To: n.Addr.String(), Style: report.EdgeDependsOn})
+			dg.Nodes[i].Edges = append(dg.Nodes[i].Edges, report.DotEdge{To: n.Addr.String(), Style: edgeStyle(e.Kind)})
 		}
 	}
 	return dg
+}
+
+// edgeStyle draws each kind of dependency its own way.
+func edgeStyle(k config.EdgeKind) report.EdgeStyle {
+	switch k {
+	case config.EdgeReference:
+		return report.EdgeReference
+	case config.EdgePath:
+		return report.EdgePath
+	}
+	return report.EdgeDependsOn
 }

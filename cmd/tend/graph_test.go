@@ -169,16 +169,17 @@ func TestDotGraph(t *testing.T) {
 		Host: &inventory.Host{Name: "web-1"},
 		Nodes: []*config.Node{
 			{Addr: etc},
-			{Addr: vhost, Deps: []resources.Addr{etc}},
-			{Addr: svc, Deps: []resources.Addr{etc, vhost}},
+			{Addr: vhost, Deps: []resources.Addr{etc}, Edges: []config.Edge{{To: etc, Kind: config.EdgePath}}},
+			{Addr: svc, Deps: []resources.Addr{etc, vhost}, Edges: []config.Edge{
+				{To: etc, Kind: config.EdgeDependsOn}, {To: vhost, Kind: config.EdgeReference}}},
 		},
 	}
 	want := &report.DotGraph{Name: "web-1", Nodes: []report.DotNode{
 		{ID: "directory[etc]", Label: "directory[etc]", Kind: "directory", Edges: []report.DotEdge{
-			{To: `module.sites["a"].file.vhost["shop"]`}, {To: "service[nginx]"},
+			{To: `module.sites["a"].file.vhost["shop"]`, Style: report.EdgePath}, {To: "service[nginx]", Style: report.EdgeDependsOn},
 		}},
 		{ID: `module.sites["a"].file.vhost["shop"]`, Label: `module.sites["a"].file.vhost["shop"]`, Kind: "file", Group: `module.sites["a"]`,
-			Edges: []report.DotEdge{{To: "service[nginx]"}}},
+			Edges: []report.DotEdge{{To: "service[nginx]", Style: report.EdgeReference}}},
 		{ID: "service[nginx]", Label: "service[nginx]", Kind: "service"},
 	}}
 	got := dotGraph(hg)

@@ -43,6 +43,8 @@ type Node struct {
 	// depends_on (its own or its module call's), references in its
 	// attributes, or the directory that holds its path, sorted by address.
 	Deps []resources.Addr
+	// Edges are Deps with the reason for each, in the same order.
+	Edges []Edge
 }
 
 // Compile builds the resource graph of h from the roles that select it.
@@ -163,6 +165,48 @@ type compilation struct {
 	byKey map[string]*instance
 	// cyclic holds the keys of the instances on or behind a cycle.
 	cyclic map[string]bool
+	// why says what made each edge (from, to): the strongest reason wins.
+	why map[[2]string]EdgeKind
+}
+
+// EdgeKind says why one resource depends on another.
+type EdgeKind int
+
+const (
+	// EdgePath: the resource's path is inside the directory (implicit).
+	EdgePath EdgeKind = iota + 1
+	// EdgeReference: an attribute refers to the other resource.
+	EdgeReference
+	// EdgeDependsOn: depends_on names it (the resource's own, or that of a
+	// module call it is in).
+	EdgeDependsOn
+)
+
+func (k EdgeKind) String() string {
+	switch k {
+	case EdgePath:
+		return "path"
+	case EdgeReference:
+		return "reference"
+	case EdgeDependsOn:
+		return "depends_on"
+	}
+	return "unknown"
+}
+
+// Edge is one direct dependency of a Node.
+type Edge struct {
+	To   resources.Addr
+	Kind EdgeKind
+}
+
+func (cp *compilation) because(from, to string, k EdgeKind) {
+	if cp.why == nil {
+		cp.why = map[[2]string]EdgeKind{}
+	}
+	if k > cp.why[[2]string{from, to}] {
+		cp.why[[2]string{from, to}] = k
+	}
 }
 
 // compile is Compile and Validate: it builds the graph of h (whose host
@@ -242,6 +286,11 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	}
 	cp.checkOutputs(root)
 	cp.pathEdges(hg)
+	for _, n := range hg.Nodes {
+		for _, d := range n.Deps {
+			n.Edges = append(n.Edges, Edge{To: d, Kind: cp.why[[2]string{n.Addr.String(), d.String()}]})
+		}
+	}
 	return hg, cp.flush()
 }
 
@@ -256,8 +305,13 @@ func (cp *compilation) buildGraph() *graph.Graph[string] {
 	}
 	connect := func(in *instance, mi *modInst, r ref, whole bool, sink *hcl.Diagnostics) {
 		ts, ok := cp.targets(mi, r, whole)
+		kind := EdgeReference
+		if whole {
+			kind = EdgeDependsOn
+		}
 		for _, t := range ts {
 			g.Connect(in.key, t.key)
+			cp.because(in.key, t.key, kind)
 		}
 		if ok || cp.validate {
 			return // in Validate: another role's, unknown here
@@ -391,6 +445,7 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 				from, to := n.Addr.String(), d.Addr.String()
 				if !reaches(hg.Graph, to, from) && !slices.Contains(hg.Graph.DependsOn(from), to) {
 					hg.Graph.Connect(from, to)
+					cp.because(from, to, EdgePath)
 					n.Deps = append(n.Deps, d.Addr)
 					slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
 					added = true

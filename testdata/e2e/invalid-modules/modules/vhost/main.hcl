@@ -1,0 +1,4 @@
+file "conf" {
+  path    = "${var.root}/${var.name}.conf"
+  content = "listen ${var.port}\n"
+}
