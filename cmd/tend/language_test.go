@@ -186,3 +186,38 @@ func TestGraphEdgeKinds(t *testing.T) {
 		t.Fatalf("dot: %v\n%s", err, out)
 	}
 }
+
+// TestEnvironments plans the example repository's staging and production
+// hosts: the same specs, values from each environment's vars_files, a canary
+// group overriding production's version.
+func TestEnvironments(t *testing.T) {
+	base := "../../testdata/environments"
+	for _, tc := range []struct{ env, host, version, level string }{
+		{"staging", "", "1.5.0", "debug"},
+		{"production", "prod-app1", "1.4.2", "warn"},
+		{"production", "prod-canary1", "1.5.0", "warn"},
+	} {
+		inv := base + "/environments/" + tc.env + "/inventory.hcl"
+		args := []string{"plan", "-i", inv, base + "/specs"}
+		host := tc.host
+		if host == "" {
+			host = "stg-app1"
+		}
+		// --local plans the one selected host against this machine; its
+		// paths live under /tmp/tend-environments (host.vars.root).
+		args = append(args, "--local", "--limit", host)
+		r := tend(t, args...)
+		if r.code != 0 {
+			t.Fatalf("%s %s: %s", tc.env, host, r)
+		}
+		for _, want := range []string{
+			"+version   = \"" + tc.version + "\"",
+			"+log_level = \"" + tc.level + "\"",
+			"environment " + tc.env,
+		} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("%s %s: plan lacks %q:\n%s", tc.env, host, want, r.stdout)
+			}
+		}
+	}
+}
