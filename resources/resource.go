@@ -60,6 +60,16 @@ type Resource interface {
 	Apply(ctx context.Context, t *Target, c *Change) error
 }
 
+// Identified is a resource that manages one named thing of the host besides
+// a path: a package, a unit, an account. Identity returns it with its kind
+// of thing, e.g. "package nginx" or "user deploy"; two resources of one
+// host with the same identity are an error naming both, whatever their
+// labels. (Paths are compared through PathResource.)
+type Identified interface {
+	Resource
+	Identity() string
+}
+
 // PathResource is a resource that manages one path: file, directory,
 // symlink. The loader uses it to find two resources managing the same path
 // and to order a path after the managed directory that holds it.

@@ -414,24 +414,33 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 	byPath := map[string]*Node{}
 	dirs := map[string]*Node{}
 	for _, n := range hg.Nodes {
-		pr, ok := n.Resource.(resources.PathResource)
-		if !ok {
+		var id, what string
+		pr, isPath := n.Resource.(resources.PathResource)
+		switch r := n.Resource.(type) {
+		case resources.Identified:
+			id, what = r.Identity(), r.Identity()
+		case resources.PathResource:
+			id, what = "path "+r.Path(), "the path "+r.Path()
+		default:
 			continue
 		}
-		p := pr.Path()
-		if prev, dup := byPath[p]; dup {
+		if prev, dup := byPath[id]; dup {
 			first, second := prev, n
 			if before(n.DeclRange, prev.DeclRange) {
 				first, second = n, prev
 			}
-			cp.diags = append(cp.diags, errorAt(cp.byKey[second.Addr.String()].decl.block.LabelRanges[0], "Duplicate path",
-				"%s and %s (at %s) both manage the path %s on host %q. Each path may be managed by one resource only.",
-				second.Addr, first.Addr, pos(first.DeclRange), p, hg.Host.Name))
+			summary := "Duplicate path"
+			if !isPath {
+				summary = "Duplicate " + strings.Fields(id)[0]
+			}
+			cp.diags = append(cp.diags, errorAt(cp.byKey[second.Addr.String()].decl.block.LabelRanges[0], summary,
+				"%s and %s (at %s) both manage %s on host %q; only one resource may manage it.",
+				second.Addr, first.Addr, pos(first.DeclRange), what, hg.Host.Name))
 			continue
 		}
-		byPath[p] = n
-		if n.Addr.Kind == "directory" && pr.Present() {
-			dirs[p] = n
+		byPath[id] = n
+		if isPath && n.Addr.Kind == "directory" && pr.Present() {
+			dirs[pr.Path()] = n
 		}
 	}
 	added := false

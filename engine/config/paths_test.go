@@ -1,7 +1,12 @@
 package config
 
 import (
+	"context"
+
+	"github.com/hashicorp/hcl/v2"
+
 	"fmt"
+	"github.com/tendhq/tend/resources"
 	"strings"
 	"testing"
 )
@@ -86,6 +91,59 @@ role "r" {
 	_, diags := c.Compile(testHost(), nil)
 	if len(diags) != 1 || diags[0].Summary != "Duplicate path" || diags[0].Subject.Start.Line != 8 ||
 		!strings.Contains(diags[0].Detail, "main.hcl:4:3") {
+		t.Fatalf("diags = %s", diagText(c, diags))
+	}
+}
+
+// namedRes is a test kind that manages a named thing (like a package).
+type namedRes struct {
+	addr resources.Addr
+	name string
+}
+
+func (r *namedRes) Addr() resources.Addr     { return r.addr }
+func (r *namedRes) Observe(*resources.Probe) {}
+func (r *namedRes) Diff(*resources.Observed) (*resources.Change, error) {
+	return &resources.Change{Addr: r.addr}, nil
+}
+func (r *namedRes) Apply(context.Context, *resources.Target, *resources.Change) error {
+	return nil
+}
+func (r *namedRes) Identity() string { return "thing " + r.name }
+
+func init() {
+	resources.Register(&resources.Kind{
+		Name:       "test_named",
+		Attributes: []hcl.AttributeSchema{{Name: "name"}},
+		New: func(b *resources.Block) (resources.Resource, hcl.Diagnostics) {
+			n := b.Name
+			if a, ok := b.Attrs["name"]; ok {
+				n = a.Value.AsString()
+			}
+			return &namedRes{addr: b.Addr, name: n}, nil
+		},
+	})
+}
+
+// Two resources that resolve to the same name are an error naming both,
+// even with different labels and from different roles.
+func TestDuplicateName(t *testing.T) {
+	c := loadString(t, map[string]string{"main.hcl": `
+role "a" {
+  hosts = ["*"]
+  test_named "nginx" {}
+}
+
+role "b" {
+  hosts = ["*"]
+  test_named "web-server" {
+    name = "nginx"
+  }
+}
+`})
+	_, diags := c.Compile(testHost(), nil)
+	if len(diags) != 1 || diags[0].Summary != "Duplicate thing" || diags[0].Subject.Start.Line != 9 ||
+		!strings.Contains(diags[0].Detail, "test_named[nginx]") || !strings.Contains(diags[0].Detail, "main.hcl:4:3") {
 		t.Fatalf("diags = %s", diagText(c, diags))
 	}
 }
