@@ -2,13 +2,13 @@ package config
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 
-	"fmt"
 	"github.com/tendhq/tend/resources"
-	"strings"
-	"testing"
 )
 
 // A path inside a managed directory depends on it without depends_on, and
