@@ -125,17 +125,28 @@ func (a *applier) applyOne(ctx context.Context, addr string) error {
 		return nil
 	}
 	t0 := time.Now()
-	res := h.nodes[addr].Resource
+	node := h.nodes[addr]
+	res := node.Resource
 	var err error
-	if b, ok := res.(resources.BatchResource); ok {
+	if err := h.journal(ctx, node.Notify); err != nil {
+		r.Status, r.Error = report.StatusFailed, err.Error()
+		return err
+	}
+	switch b, ok := res.(resources.BatchResource); {
+	case h.notes.only[addr]:
+		// Nothing to change but the notification below.
+	case ok:
 		// A batch member applied alone (its batch could not be merged).
 		var errs []error
 		errs, err = b.ApplyBatch(ctx, a.target, []resources.BatchResource{b}, []*resources.Change{r.Change})
 		if err == nil && len(errs) == 1 {
 			err = errs[0]
 		}
-	} else {
+	default:
 		err = res.Apply(ctx, a.target, r.Change)
+	}
+	if err == nil {
+		err = a.notify(ctx, addr)
 	}
 	if err != nil {
 		h.log.Info("apply failed", zap.String("resource", addr), zap.Error(err))
@@ -158,6 +169,11 @@ func (a *applier) applyBatch(ctx context.Context, members []string) error {
 		cs[i] = h.res[addr].Change
 	}
 	t0 := time.Now()
+	for _, addr := range members {
+		if err := h.journal(ctx, h.nodes[addr].Notify); err != nil {
+			return err
+		}
+	}
 	errs, err := rs[0].ApplyBatch(ctx, a.target, rs, cs)
 	var failed []string
 	for i, addr := range members {

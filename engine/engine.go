@@ -29,6 +29,8 @@ type Options struct {
 	// ResourceParallel bounds the resources applied at once on one host
 	// (default 8).
 	ResourceParallel int
+	// StateDir is tend's directory on the hosts (default /var/lib/tend).
+	StateDir string
 	// FetchLimit is the largest file whose current content is fetched to
 	// show a diff (default 1 MiB).
 	FetchLimit int64
@@ -94,6 +96,7 @@ type hostRun struct {
 	rep   *report.Host
 	res   map[string]*report.Resource // by address
 	nodes map[string]*config.Node
+	notes *notifications
 }
 
 func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host {
@@ -129,6 +132,7 @@ func (h *hostRun) run(ctx context.Context) error {
 		n.Resource.Observe(probe)
 		h.nodes[n.Addr.String()] = n
 	}
+	probe.Path(h.journalPath(), false)
 	t0 = time.Now()
 	obs, err := h.probe(ctx, probe)
 	h.rep.Probe = time.Since(t0)
@@ -139,6 +143,10 @@ func (h *hostRun) run(ctx context.Context) error {
 		s.SetSFTPServer(obs.Facts.SFTPServer)
 	}
 	changed := h.diff(obs)
+	if err := h.readJournal(ctx, obs); err != nil {
+		return err
+	}
+	changed += h.planNotifications()
 	h.fetchContent(ctx, obs)
 	h.log.Debug("planned", zap.Int("resources", len(h.g.Nodes)), zap.Int("changes", changed))
 	if !h.o.Apply || changed == 0 {

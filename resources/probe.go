@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tendhq/tend/inventory"
 )
@@ -33,7 +34,29 @@ const (
 	qHash  queryType = 'h' // lstat, readlink, and sha256 of a regular file
 	qUser  queryType = 'u' // uid and primary gid of a user name
 	qGroup queryType = 'g' // gid of a group name
+	// The queries of the system kinds (package, service, user, exec).
+	qPasswd    queryType = 'U' // a user's whole passwd entry
+	qMember    queryType = 'G' // a user's groups (id -Gn)
+	qKeys      queryType = 'k' // the lines of a user's ~/.ssh/authorized_keys
+	qPackage   queryType = 'P' // a package: installed, version (section pkg)
+	qCandidate queryType = 'C' // a package's candidate version (section cand)
+	qUnit      queryType = 'S' // a systemd unit's state (section svc)
+	qCommand   queryType = 'x' // a guard command's exit status
 )
+
+// sectionOf names the batched section that answers a query type, "" for
+// the types answered by R records.
+func sectionOf(t queryType) string {
+	switch t {
+	case qPackage:
+		return "pkg"
+	case qCandidate:
+		return "cand"
+	case qUnit:
+		return "svc"
+	}
+	return ""
+}
 
 // query is one line of the probe's input. Path queries are indexed under
 // qPath whatever their type, so that a path is stat'ed once.
@@ -74,6 +97,44 @@ func (p *Probe) User(name string) { p.add(query{qUser, name}) }
 // Group asks whether the group exists and for its gid.
 func (p *Probe) Group(name string) { p.add(query{qGroup, name}) }
 
+// Passwd asks for the whole passwd entry of a user: uid, gid, home, shell.
+func (p *Probe) Passwd(name string) { p.add(query{qPasswd, name}) }
+
+// UserGroups asks for the names of the groups a user is in (primary first,
+// as id -Gn prints them), and for its passwd entry.
+func (p *Probe) UserGroups(name string) {
+	p.Passwd(name)
+	p.add(query{qMember, name})
+}
+
+// AuthorizedKeys asks for the lines of ~/.ssh/authorized_keys in the home
+// of a user, and for its passwd entry (which says where the home is).
+func (p *Probe) AuthorizedKeys(name string) {
+	p.Passwd(name)
+	p.add(query{qKeys, name})
+}
+
+// Package asks whether a package is installed, and its version. All package
+// queries of a probe are answered by one call of the host's package query
+// tool (dpkg-query, rpm or apk).
+func (p *Probe) Package(name string) { p.add(query{qPackage, name}) }
+
+// PackageCandidate asks for the version the package manager would install
+// (apt-cache policy, dnf repoquery, apk version), and whether the package is
+// installed. All candidate queries share one call.
+func (p *Probe) PackageCandidate(name string) {
+	p.Package(name)
+	p.add(query{qCandidate, name})
+}
+
+// Unit asks for the state of a systemd unit. All unit queries of a probe
+// are answered by one systemctl show.
+func (p *Probe) Unit(name string) { p.add(query{qUnit, name}) }
+
+// Command asks for the exit status of a guard command (an exec's unless or
+// only_if), run by the probe itself: no extra remote execution.
+func (p *Probe) Command(g Guard) { p.add(query{qCommand, g.encode()}) }
+
 // Len returns the number of queries.
 func (p *Probe) Len() int { return len(p.queries) }
 
@@ -96,12 +157,19 @@ func ValidArg(s string) bool { return !strings.ContainsAny(s, "\n\x00") }
 // probeScript answers the queries on stdin. It needs POSIX sh, GNU or
 // busybox stat (-c), sha256sum, xargs -0 and getent (or /etc/passwd and
 // /etc/group without it). The number of processes it starts does not grow
-// with the number of paths: one stat and one sha256sum (in xargs batches),
-// plus one readlink per symlink and one getent per account name; the
-// shell's own work stays linear. Paths and names only ever travel
-// as data, printed with printf '%s', never echo (dash's echo interprets
-// backslashes).
-const probeScript = `LC_ALL=C; export LC_ALL
+// with the number of queries: one stat and one sha256sum (in xargs batches),
+// one getent per account database, one id for the groups of all users, one
+// package query, one candidate query and one systemctl show, plus one
+// readlink per symlink and one process per guard command; the shell's own
+// work stays linear. Paths and names only ever travel as data, printed with
+// printf '%s', never echo (dash's echo interprets backslashes).
+//
+// Besides the R records (one answer per query), the reply holds batched
+// sections: "D tag line" lines carry the raw output of one call (the package
+// query, the candidate query, systemctl show) and "B tag tool status" closes
+// the section; ParseProbe matches their lines to the queries.
+const probeScript = `tend_lc=${LC_ALL-}; tend_lcs=${LC_ALL+1}
+LC_ALL=C; export LC_ALL
 PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH
 echo 'T tend-probe 1'
 set -- $(uname -nrm 2>/dev/null)
@@ -113,13 +181,37 @@ fi
 if [ -d /run/systemd/system ]; then echo 'F init systemd'
 elif [ -r /proc/1/comm ]; then printf 'F init %s\n' "$(cat /proc/1/comm)"
 fi
+pm=
 for m in apt-get dnf yum apk zypper pacman; do
-  if command -v "$m" >/dev/null 2>&1; then printf 'F pkg_manager %s\n' "$m"; break; fi
+  if command -v "$m" >/dev/null 2>&1; then pm=$m; printf 'F pkg_manager %s\n' "$m"; break; fi
 done
 printf 'F user %s\nF uid %s\n' "$(id -un)" "$(id -u)"
 for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server /usr/lib/sftp-server; do
   if [ -x "$s" ]; then printf 'F sftp_server %s\n' "$s"; break; fi
 done
+c=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null)
+case $c in ''|*[!0-9]*) ;; *) printf 'F cpus %s\n' "$c" ;; esac
+if [ -r /proc/meminfo ]; then
+  read -r k v u < /proc/meminfo
+  case $k:$v in MemTotal::|MemTotal::*[!0-9]*) ;; MemTotal::*) printf 'F memory_mb %s\n' $((v / 1024)) ;; esac
+fi
+# The age of the apt cache: since the last successful update (the stamp
+# tend and update-notifier touch) or the last change of the lists; -1 when
+# there are no package lists at all.
+if [ "$pm" = apt-get ]; then
+  set -- /var/lib/apt/lists/*_Packages*
+  if [ -e "$1" ]; then
+    f=/var/lib/apt/lists; s=/var/lib/apt/periodic/update-success-stamp
+    [ ! -e "$s" ] || [ ! "$s" -nt "$f" ] || f=$s
+    now=$(date +%s); m=$(date -r "$f" +%s 2>/dev/null)
+    case $now:$m in :*|*:|*[!0-9:]*) ;; *)
+      a=$((now - m)); [ "$a" -ge 0 ] || a=0
+      printf 'F apt_cache_age %s\n' "$a" ;;
+    esac
+  else echo 'F apt_cache_age -1'
+  fi
+  set --
+fi
 # oneline prints its argument with newlines made spaces, for error records.
 oneline() { printf '%s' "$1" | tr '\n' ' '; }
 absent_or_error() {
@@ -134,6 +226,20 @@ absent_or_error() {
     [ "$a" = / ] && { printf 'R %s absent\n' "$2"; return; }
   done
 }
+# runguard NUMBER CWD TIMEOUT ARGV... runs a guard command in CWD (with
+# timeout(1) when the host has it, and the caller's locale) and records its
+# exit status; a missing CWD is recorded as such, since a resource applied
+# before the command may create it.
+# (Shell functions share the script's variables: runguard's have a prefix.)
+runguard() {
+  rg_n=$1; rg_d=${2:-/}; rg_t=$3; shift 3
+  if [ ! -d "$rg_d" ]; then printf 'R %s nocwd\n' "$rg_n"; return; fi
+  if [ -n "$rg_t" ] && command -v timeout >/dev/null 2>&1; then set -- timeout -k 5 "$rg_t" "$@"; fi
+  ( cd "$rg_d" || exit 126
+    if [ -n "$tend_lcs" ]; then LC_ALL=$tend_lc; else unset LC_ALL; fi
+    exec "$@" ) </dev/null >/dev/null 2>&1
+  printf 'R %s exit %s\n' "$rg_n" "$?"
+}
 nl='
 '
 # From here on, lists split on newlines only and never glob: paths are data.
@@ -144,10 +250,21 @@ IFS=$nl; set -f
 # walked with for over a split variable, not with read, which reads one byte
 # per system call. This keeps thousands of paths linear and fast.
 n=0; ix=; ex=; hx=; hp=; bi=; be=; bhi=; bhp=; k=0
+# Account queries ("number<TAB>type<TAB>name") and their names (uq, un for
+# passwd, gq, gn for group), group memberships (mq) and authorized_keys
+# (kq) as "number<TAB>name", package names (pk), candidate names (pc),
+# units (su); xa counts the lines of a guard command still to read.
+uq=; un=; gq=; gn=; mq=; kq=; pk=; pc=; su=; xa=0
 flush() { ix=$ix$bi; ex=$ex$be; hx=$hx$bhi; hp=$hp$bhp; bi=; be=; bhi=; bhp=; k=0; }
 qs=$(cat)
 for q in $qs; do
   t=${q%%"	"*}; a=${q#*"	"}
+  if [ "$xa" -gt 0 ]; then
+    # a line of a guard: its cwd, its timeout, then one argument per line
+    set -- "$@" "$a"; xa=$((xa - 1))
+    [ "$xa" -gt 0 ] || runguard "$@"
+    continue
+  fi
   case $t in
   p|h)
     if [ -e "$a" ] || [ -L "$a" ]; then
@@ -157,22 +274,14 @@ for q in $qs; do
     else
       absent_or_error "$a" "$n"
     fi ;;
-  u|g)
-    # getent tells "no such account" (status 2) from a failed lookup (a
-    # directory service down): only the first is absent.
-    db=passwd; [ "$t" = g ] && db=group
-    if command -v getent >/dev/null 2>&1; then r=$(getent "$db" -- "$a" 2>&1); e=$?
-    else
-      # exact match on the name field, without turning the name into a regexp
-      r=; e=2
-      while IFS=: read -r f1 f2 f3 f4 f5; do [ "$f1" = "$a" ] && { r=$f1:$f2:$f3:$f4:; e=0; break; }; done < "/etc/$db"
-    fi
-    case $e in
-    0) r=${r#*:}; r=${r#*:}; i=${r%%:*}; r=${r#*:}
-       if [ "$t" = u ]; then printf 'R %s user %s %s\n' "$n" "$i" "${r%%:*}"; else printf 'R %s group %s\n' "$n" "$i"; fi ;;
-    2) printf 'R %s absent\n' "$n" ;;
-    *) printf 'R %s error getent %s %s: status %s: %s\n' "$n" "$db" "$a" "$e" "$(oneline "$r")" ;;
-    esac ;;
+  u|U) uq=$uq$n"	"$t"	"$a$nl; un=$un$a$nl ;;
+  g) gq=$gq$n"	"$t"	"$a$nl; gn=$gn$a$nl ;;
+  G) mq=$mq$n"	"$a$nl ;;
+  k) kq=$kq$n"	"$a$nl ;;
+  P) pk=$pk$a$nl ;;
+  C) pc=$pc$a$nl ;;
+  S) su=$su$a$nl ;;
+  x) set -- "$n"; xa=$a ;;
   *) printf 'R %s error unknown query type\n' "$n" ;;
   esac
   n=$((n+1))
@@ -227,6 +336,148 @@ if [ -n "$hx" ]; then
     shift
   done
 fi
+# acct DB QUERIES NAMES answers the account queries of one database with
+# one getent for all NAMES (or a scan of /etc/DB without getent). getent
+# prints the entries it finds in the order of the names asked, so output
+# and queries are walked in step; getent's status 2 means "not found", any
+# other failure (a directory service down) is an error, never absent. The
+# homes of the users found for U queries go to hl ("name<TAB>home").
+hl=; pwerr=
+acct() {
+  if command -v getent >/dev/null 2>&1; then out=$(getent "$db" -- $2 2>&1); e=$?
+  else
+    out=; e=0
+    for a in $2; do
+      f=; while IFS= read -r l; do [ "${l%%:*}" = "$a" ] && { f=$l; break; }; done < "/etc/$db"
+      if [ -n "$f" ]; then out=$out$f$nl; else e=2; fi
+    done
+  fi
+  aq=$1; rb=
+  case $e in
+  0|2)
+    set -- $out
+    for en in $aq; do
+      qn=${en%%"	"*}; a=${en#*"	"}; qt=${a%%"	"*}; a=${a#*"	"}
+      if [ $# -gt 0 ] && [ "${1%%:*}" = "$a" ]; then
+        r=${1#*:}; r=${r#*:}; i=${r%%:*}; r=${r#*:}
+        case $qt in
+        u) rb=$rb"R $qn user $i ${r%%:*}"$nl ;;
+        U) h=${1%:*}; rb=$rb"R $qn passwd $1"$nl; hl=$hl$a"	"${h##*:}$nl ;;
+        g) rb=$rb"R $qn group $i"$nl ;;
+        esac
+        shift
+      else rb=$rb"R $qn absent"$nl
+      fi
+    done
+    if [ $# -eq 0 ]; then printf '%s' "$rb"; return; fi
+    [ "$db" = group ] || hl=
+    out="answered out of order: $1" ;;
+  esac
+  msg=$(oneline "$out")
+  [ "$db" = group ] || pwerr="getent passwd: status $e: $msg"
+  for en in $aq; do
+    qn=${en%%"	"*}; a=${en#*"	"}; a=${a#*"	"}
+    printf 'R %s error getent %s %s: status %s: %s\n' "$qn" "$db" "$a" "$e" "$msg"
+  done
+}
+[ -z "$uq" ] || { db=passwd; acct "$uq" "$un"; }
+[ -z "$gq" ] || { db=group; acct "$gq" "$gn"; }
+# homeof NAME sets hm to the home of a user found by a U query.
+homeof() {
+  for h in $hl; do [ "${h%%"	"*}" = "$1" ] && { hm=${h#*"	"}; return 0; }; done
+  return 1
+}
+# The groups of the users (primary first): one id for all, one per user
+# only when that fails (busybox and old coreutils take one user).
+if [ -n "$mq" ]; then
+  gi=; gm=
+  for en in $mq; do
+    qn=${en%%"	"*}; a=${en#*"	"}
+    if homeof "$a"; then gi=$gi$qn$nl; gm=$gm$a$nl
+    elif [ -n "$pwerr" ]; then printf 'R %s error %s\n' "$qn" "$pwerr"
+    else printf 'R %s absent\n' "$qn"; fi
+  done
+  if [ -n "$gm" ]; then
+    ok=
+    if out=$(id -Gn -- $gm 2>/dev/null); then
+      c=0; for l in $out; do c=$((c+1)); done
+      set -- $gm; [ "$c" -ne $# ] || ok=1
+    fi
+    set -- $gi
+    if [ -n "$ok" ]; then
+      for l in $out; do printf 'R %s groups %s\n' "$1" "$l"; shift; done
+    else
+      for a in $gm; do
+        if l=$(id -Gn -- "$a" 2>&1); then printf 'R %s groups %s\n' "$1" "$l"
+        else printf 'R %s error id -Gn %s: %s\n' "$1" "$a" "$(oneline "$l")"; fi
+        shift
+      done
+    fi
+  fi
+fi
+# The lines of the users' authorized_keys, read by the shell (no process).
+for en in $kq; do
+  qn=${en%%"	"*}; a=${en#*"	"}; hm=
+  if ! homeof "$a" || [ -z "$hm" ]; then
+    if [ -n "$pwerr" ]; then printf 'R %s error %s\n' "$qn" "$pwerr"; else printf 'R %s absent\n' "$qn"; fi
+    continue
+  fi
+  f=$hm/.ssh/authorized_keys
+  # A symlink there could point a root write elsewhere: refuse it.
+  if [ -L "$hm/.ssh" ] || [ -L "$f" ]; then printf 'R %s error %s or its .ssh is a symlink\n' "$qn" "$f"
+  elif [ -f "$f" ] && [ -r "$f" ]; then
+    c=0
+    while IFS= read -r l || [ -n "$l" ]; do printf 'R %s key %s\n' "$qn" "$l"; c=$((c+1)); done < "$f"
+    printf 'R %s keys %s\n' "$qn" "$c"
+  elif [ -f "$f" ]; then printf 'R %s error permission denied: %s\n' "$qn" "$f"
+  elif [ -e "$f" ] || [ -L "$f" ]; then printf 'R %s error %s is not a regular file\n' "$qn" "$f"
+  else absent_or_error "$f" "$qn"
+  fi
+done
+# section TAG TOOL STATUS OUTPUT prints the output of one batched call as
+# D lines and closes it; of apt-cache policy only the package lines and
+# their Installed and Candidate lines are kept.
+section() {
+  for l in $4; do
+    if [ "$2" = apt-cache ]; then
+      case $l in "  Installed: "*|"  Candidate: "*) ;; " "*) continue ;; esac
+    fi
+    printf 'D %s %s\n' "$1" "$l"
+  done
+  printf 'B %s %s %s\n' "$1" "$2" "$3"
+}
+if [ -n "$pk" ]; then
+  out=; e=0
+  case $pm in
+  apt-get) t=dpkg-query; out=$(dpkg-query -W -f='${Package}\t${Architecture}\t${db:Status-Abbrev}\t${Version}\n' $pk 2>&1); e=$? ;;
+  dnf|yum) t=rpm; out=$(rpm -q --qf '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\t%{ARCH}\n' $pk 2>&1); e=$? ;;
+  apk) t=apk; out=$(apk version $pk 2>&1); e=$? ;;
+  *) t=none ;;
+  esac
+  section pkg "$t" "$e" "$out"
+fi
+if [ -n "$pc" ]; then
+  out=; e=0
+  case $pm in
+  apt-get) t=apt-cache; out=$(apt-cache policy $pc 2>&1); e=$? ;;
+  dnf) t=dnf; out=$(dnf -q repoquery --latest-limit=1 --qf '%{name} %{evr} ' $pc 2>&1); e=$? ;;
+  yum)
+    if command -v repoquery >/dev/null 2>&1; then
+      t=repoquery; out=$(repoquery -q --qf '%{name} %{epoch}:%{version}-%{release} ' $pc 2>&1); e=$?
+    else t=none; fi ;;
+  apk) t=apk ;; # apk version, in the pkg section, has the candidates
+  *) t=none ;;
+  esac
+  section cand "$t" "$e" "$out"
+fi
+if [ -n "$su" ]; then
+  out=; e=0; t=none
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    t=systemctl
+    out=$(systemctl show --property=Id,LoadState,ActiveState,SubState,UnitFileState,MainPID,NeedDaemonReload,FragmentPath -- $su 2>&1); e=$?
+  fi
+  section svc "$t" "$e" "$out"
+fi
 unset IFS; set +f
 printf 'E %s\n' "$n"
 `
@@ -244,6 +495,15 @@ type Facts struct {
 	User       string
 	UID        int
 	SFTPServer string // path of sftp-server, for SFTP under become
+	CPUs       int    // online processors (getconf _NPROCESSORS_ONLN); 0 when unknown
+	MemoryMB   int    // MemTotal of /proc/meminfo in MiB; 0 when unknown
+	// AptCacheAge is the age in seconds of the apt package lists: since
+	// the last successful `apt-get update` (the stamp
+	// /var/lib/apt/periodic/update-success-stamp, which tend touches after
+	// its own updates) or the last change of /var/lib/apt/lists, whichever
+	// is newer. It is -1 when the host has no package lists or is not an
+	// apt host.
+	AptCacheAge int64
 }
 
 // FileType is the type of an observed path.
@@ -298,6 +558,89 @@ type Observed struct {
 	paths  map[string]*PathState
 	users  map[string]*Account
 	groups map[string]*Account
+
+	passwd     map[string]*PasswdEntry
+	members    map[string]*memberState
+	keys       map[string]*KeysState
+	guards     map[string]*GuardResult
+	packages   map[string]*PackageState
+	candidates map[string]*candidateState
+	units      map[string]*UnitState
+	sections   map[string]*section
+}
+
+// PasswdEntry is a user's passwd entry (no password field: tend never
+// reads or writes password hashes).
+type PasswdEntry struct {
+	Exists bool
+	Name   string
+	UID    int
+	GID    int
+	GECOS  string
+	Home   string
+	Shell  string
+	Err    string
+}
+
+// memberState is the answer to a user's groups query.
+type memberState struct {
+	exists bool
+	groups []string // primary first, as id -Gn prints them
+	err    string
+}
+
+// KeysState is the observed ~/.ssh/authorized_keys of a user.
+type KeysState struct {
+	Exists bool     // the file exists
+	Lines  []string // its lines, as they are (comments and blank lines too)
+	Err    string
+
+	count    int
+	hasCount bool
+}
+
+// GuardResult is the outcome of a guard command the probe ran.
+type GuardResult struct {
+	// NoCwd is true when the command's working directory does not exist,
+	// so that it did not run; ExitCode is then meaningless.
+	NoCwd    bool
+	ExitCode int
+	Err      string
+}
+
+// section is one batched call's output in a probe reply: its D lines and
+// its closing B record.
+type section struct {
+	lines  []string
+	tool   string
+	status int
+	closed bool
+}
+
+// Guard is a command the probe runs to evaluate an exec resource's unless
+// or only_if. Its arguments travel on the probe's stdin, one per line, and
+// run as "$@" of the fixed script, never as shell code.
+type Guard struct {
+	Argv    []string      // the command, wrapped already (runuser, env)
+	Cwd     string        // the working directory; "" is /
+	Timeout time.Duration // 0 for none; applied with timeout(1) where the host has it
+}
+
+// encode returns the guard as a probe query argument: the number of lines,
+// then "a<TAB>" lines with the cwd, the timeout in seconds and the argv.
+func (g Guard) encode() string {
+	secs := ""
+	if g.Timeout > 0 {
+		secs = strconv.FormatInt(int64((g.Timeout+time.Second-1)/time.Second), 10)
+	}
+	lines := append([]string{g.Cwd, secs}, g.Argv...)
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(len(lines)))
+	for _, l := range lines {
+		b.WriteString("\na\t")
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 // Path returns the observed state of path. It returns an error when the path
@@ -319,6 +662,92 @@ func (o *Observed) User(name string) (*Account, error) { return account(o.users,
 // Group returns the observed state of a group name.
 func (o *Observed) Group(name string) (*Account, error) { return account(o.groups, "group", name) }
 
+// Passwd returns the observed passwd entry of a user.
+func (o *Observed) Passwd(name string) (*PasswdEntry, error) {
+	e, ok := o.passwd[name]
+	if !ok {
+		return nil, fmt.Errorf("user %s was not probed", name)
+	}
+	if e.Err != "" {
+		return nil, fmt.Errorf("observe user %s: %s", name, e.Err)
+	}
+	return e, nil
+}
+
+// UserGroups returns the groups of a user, primary first, and whether the
+// user exists.
+func (o *Observed) UserGroups(name string) ([]string, bool, error) {
+	m, ok := o.members[name]
+	if !ok {
+		return nil, false, fmt.Errorf("groups of user %s were not probed", name)
+	}
+	if m.err != "" {
+		return nil, false, fmt.Errorf("observe groups of user %s: %s", name, m.err)
+	}
+	return m.groups, m.exists, nil
+}
+
+// AuthorizedKeys returns the observed authorized_keys file of a user.
+func (o *Observed) AuthorizedKeys(name string) (*KeysState, error) {
+	k, ok := o.keys[name]
+	if !ok {
+		return nil, fmt.Errorf("authorized_keys of user %s were not probed", name)
+	}
+	if k.Err != "" {
+		return nil, fmt.Errorf("observe authorized_keys of user %s: %s", name, k.Err)
+	}
+	return k, nil
+}
+
+// Guard returns the outcome of a guard command.
+func (o *Observed) Guard(g Guard) (*GuardResult, error) {
+	r, ok := o.guards[g.encode()]
+	if !ok {
+		return nil, fmt.Errorf("guard %q was not probed", g.Argv)
+	}
+	if r.Err != "" {
+		return nil, fmt.Errorf("run guard %q: %s", g.Argv, r.Err)
+	}
+	return r, nil
+}
+
+// Package returns the observed state of a package.
+func (o *Observed) Package(name string) (*PackageState, error) {
+	s, ok := o.packages[name]
+	if !ok {
+		return nil, fmt.Errorf("package %s was not probed", name)
+	}
+	if s.Err != "" {
+		return nil, fmt.Errorf("observe package %s: %s", name, s.Err)
+	}
+	return s, nil
+}
+
+// Candidate returns the version the package manager would install for a
+// package, "" when it knows none.
+func (o *Observed) Candidate(name string) (string, error) {
+	c, ok := o.candidates[name]
+	if !ok {
+		return "", fmt.Errorf("candidate of package %s was not probed", name)
+	}
+	if c.err != "" {
+		return "", fmt.Errorf("observe candidate of package %s: %s", name, c.err)
+	}
+	return c.version, nil
+}
+
+// Unit returns the observed state of a systemd unit.
+func (o *Observed) Unit(name string) (*UnitState, error) {
+	u, ok := o.units[name]
+	if !ok {
+		return nil, fmt.Errorf("unit %s was not probed", name)
+	}
+	if u.Err != "" {
+		return nil, fmt.Errorf("observe unit %s: %s", name, u.Err)
+	}
+	return u, nil
+}
+
 func account(m map[string]*Account, what, name string) (*Account, error) {
 	a, ok := m[name]
 	if !ok {
@@ -334,10 +763,19 @@ func account(m map[string]*Account, what, name string) (*Account, error) {
 // protocol is an error: a reply is never guessed at.
 func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 	o := &Observed{
-		paths:  map[string]*PathState{},
-		users:  map[string]*Account{},
-		groups: map[string]*Account{},
+		paths:      map[string]*PathState{},
+		users:      map[string]*Account{},
+		groups:     map[string]*Account{},
+		passwd:     map[string]*PasswdEntry{},
+		members:    map[string]*memberState{},
+		keys:       map[string]*KeysState{},
+		guards:     map[string]*GuardResult{},
+		packages:   map[string]*PackageState{},
+		candidates: map[string]*candidateState{},
+		units:      map[string]*UnitState{},
+		sections:   map[string]*section{},
 	}
+	o.Facts.AptCacheAge = -1
 	seen := make([]bool, len(p.queries))
 	answered := make([]bool, len(p.queries))
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -376,6 +814,15 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 			if err := o.record(p.queries[i], rtype, val, &seen[i], &answered[i]); err != nil {
 				return nil, bad("%v", err)
 			}
+		case "D":
+			tag, val, _ := strings.Cut(rest, " ")
+			if err := o.sectionLine(tag, val); err != nil {
+				return nil, bad("%v", err)
+			}
+		case "B":
+			if err := o.closeSection(rest); err != nil {
+				return nil, bad("%v", err)
+			}
 		case "E":
 			if n, err := strconv.Atoi(rest); err != nil || n != len(p.queries) {
 				return nil, bad("end marker says %q queries, sent %d", rest, len(p.queries))
@@ -392,15 +839,23 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 		return nil, fmt.Errorf("probe reply is incomplete: no end marker after %d lines", line)
 	}
 	for i, ok := range answered {
-		if !ok {
-			q := p.queries[i]
+		if q := p.queries[i]; !ok && sectionOf(q.typ) == "" {
 			return nil, fmt.Errorf("probe reply has no answer for %c %s", q.typ, q.arg)
 		}
 	}
+	if err := o.resolveSections(p); err != nil {
+		return nil, err
+	}
 	for _, q := range p.queries {
+		if k := o.keys[q.arg]; q.typ == qKeys && k.Exists && k.Err == "" && (!k.hasCount || k.count != len(k.Lines)) {
+			return nil, fmt.Errorf("probe reply has %d authorized_keys lines of user %s, announced %d", len(k.Lines), q.arg, k.count)
+		}
+		if q.typ != qPath && q.typ != qHash {
+			continue
+		}
 		s := o.paths[q.arg]
 		switch {
-		case q.typ != qPath && q.typ != qHash, s.Err != "":
+		case s.Err != "":
 		case q.typ == qHash && s.Type == TypeFile && s.SHA256 == "":
 			return nil, fmt.Errorf("probe reply has no sha256 for %s", q.arg)
 		case s.Type == TypeSymlink && !s.hasTarget:
@@ -445,6 +900,19 @@ func (f *Facts) set(k, v string) error {
 		f.UID = n
 	case "sftp_server":
 		f.SFTPServer = v
+	case "cpus", "memory_mb", "apt_cache_age":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < -1 {
+			return fmt.Errorf("fact %s: %q is not a number", k, v)
+		}
+		switch k {
+		case "cpus":
+			f.CPUs = int(n)
+		case "memory_mb":
+			f.MemoryMB = int(n)
+		default:
+			f.AptCacheAge = n
+		}
 	default:
 		return fmt.Errorf("unknown fact %q", k)
 	}
@@ -516,6 +984,8 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 			s.SHA256 = val
 			return nil
 		}
+	case qPasswd, qMember, qKeys, qCommand:
+		return o.recordSystem(q, rtype, val, primary)
 	case qUser, qGroup:
 		m := o.users
 		if q.typ == qGroup {

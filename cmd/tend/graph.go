@@ -137,6 +137,8 @@ func edgeStyle(k config.EdgeKind) report.EdgeStyle {
 		return report.EdgeReference
 	case config.EdgePath:
 		return report.EdgePath
+	case config.EdgeNotify:
+		return report.EdgeNotify
 	}
 	return report.EdgeDependsOn
 }

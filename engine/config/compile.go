@@ -45,6 +45,10 @@ type Node struct {
 	Deps []resources.Addr
 	// Edges are Deps with the reason for each, in the same order.
 	Edges []Edge
+	// Notify are the receivers this resource notifies when it changes
+	// (from its notify and their subscribe), sorted; each implements
+	// resources.Notifiable.
+	Notify []resources.Addr
 }
 
 // Compile builds the resource graph of h from the roles that select it.
@@ -167,6 +171,15 @@ type compilation struct {
 	cyclic map[string]bool
 	// why says what made each edge (from, to): the strongest reason wins.
 	why map[[2]string]EdgeKind
+	// notifies maps a notifier's key to its receivers' keys, with where
+	// each notification was written.
+	notifies map[string][]notification
+}
+
+// notification is one notifier -> receiver pair of a host.
+type notification struct {
+	receiver string
+	rng      hcl.Range
 }
 
 // EdgeKind says why one resource depends on another.
@@ -180,6 +193,10 @@ const (
 	// EdgeDependsOn: depends_on names it (the resource's own, or that of a
 	// module call it is in).
 	EdgeDependsOn
+	// EdgeNotify: it notifies this resource (notify on it, or subscribe
+	// here): this resource applies after it and is restarted, reloaded or
+	// run when it changes.
+	EdgeNotify
 )
 
 func (k EdgeKind) String() string {
@@ -190,6 +207,8 @@ func (k EdgeKind) String() string {
 		return "reference"
 	case EdgeDependsOn:
 		return "depends_on"
+	case EdgeNotify:
+		return "notify"
 	}
 	return "unknown"
 }
@@ -286,6 +305,7 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	}
 	cp.checkOutputs(root)
 	cp.pathEdges(hg)
+	cp.notifications(hg)
 	for _, n := range hg.Nodes {
 		for _, d := range n.Deps {
 			n.Edges = append(n.Edges, Edge{To: d, Kind: cp.why[[2]string{n.Addr.String(), d.String()}]})
@@ -333,7 +353,65 @@ func (cp *compilation) buildGraph() *graph.Graph[string] {
 			}
 		}
 	}
+	// Notifications: the receiver applies after the notifier.
+	cp.notifies = map[string][]notification{}
+	notify := func(notifier, receiver *instance, rng hcl.Range) {
+		g.Connect(receiver.key, notifier.key)
+		cp.because(receiver.key, notifier.key, EdgeNotify)
+		cp.notifies[notifier.key] = append(cp.notifies[notifier.key], notification{receiver.key, rng})
+	}
+	for _, in := range cp.insts {
+		d := in.decl
+		for _, r := range d.notify {
+			ts, ok := cp.targets(in.mi, r, true)
+			for _, t := range ts {
+				notify(in, t, r.rng)
+			}
+			if !ok && !cp.validate {
+				*in.diags = append(*in.diags, cp.notOnHost(r, in.decl.addr.String()))
+			}
+		}
+		for _, r := range d.subscribe {
+			ts, ok := cp.targets(in.mi, r, true)
+			for _, t := range ts {
+				notify(t, in, r.rng)
+			}
+			if !ok && !cp.validate {
+				*in.diags = append(*in.diags, cp.notOnHost(r, in.decl.addr.String()))
+			}
+		}
+	}
 	return g
+}
+
+// notifications fills in Node.Notify once the resources are built, and
+// reports receivers that cannot be notified.
+func (cp *compilation) notifications(hg *HostGraph) {
+	nodes := map[string]*Node{}
+	for _, n := range hg.Nodes {
+		nodes[n.Addr.String()] = n
+	}
+	for _, n := range hg.Nodes {
+		seen := map[string]bool{}
+		for _, nt := range cp.notifies[n.Addr.String()] {
+			rcv := nodes[nt.receiver]
+			if rcv == nil || seen[nt.receiver] {
+				continue
+			}
+			seen[nt.receiver] = true
+			if rcv.Resource == nil {
+				continue // its own errors are reported
+			}
+			if _, ok := rcv.Resource.(resources.Notifiable); !ok {
+				cp.diags = append(cp.diags, errorAt(nt.rng, "Cannot notify",
+					"%s cannot be notified: a %s has nothing to restart or run. Notify a service, or an exec with refresh_only = true.",
+					rcv.Addr, rcv.Addr.Kind))
+				continue
+			}
+			n.Notify = append(n.Notify, rcv.Addr)
+		}
+		slices.SortFunc(n.Notify, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
+	}
 }
 
 // notOnHost reports a reference from what (a resource or module call) to a

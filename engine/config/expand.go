@@ -119,6 +119,30 @@ func sortedAddrs[V any](m map[resources.Addr]V) []resources.Addr {
 	return out
 }
 
+// when evaluates d's when condition for the instance k: false leaves the
+// instance out. A condition that is not known (Validate, or facts not yet
+// gathered) keeps it; one that fails is reported and leaves it out.
+func (cp *compilation) when(mi *modInst, d *resourceDecl, k repKey) bool {
+	sink := cp.sink(groupKey{d, true}, mi.path)
+	v, ds := d.when.Expr.Value(cp.evalContext(mi, k.iter))
+	ds = templateDiags(ds)
+	*sink = append(*sink, ds...)
+	if ds.HasErrors() {
+		return false
+	}
+	if !v.IsKnown() {
+		return true
+	}
+	b, err := convert.Convert(v, cty.Bool)
+	if err != nil || b.IsNull() {
+		*sink = append(*sink, errorAt(d.when.Expr.Range(), "Invalid when condition",
+			"The when condition of %s must be true or false.", d.addr))
+		return false
+	}
+	b, _ = b.Unmark()
+	return b.True()
+}
+
 // repKey is one instance a for_each or count makes.
 type repKey struct {
 	key  string // as in addresses: "\"shop\"", "3", "*"
@@ -137,6 +161,9 @@ func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*modul
 		di := &declInsts{mode: mode, byKey: map[string]*instance{}}
 		mi.decls[d.addr] = di
 		for _, k := range keys {
+			if d.when != nil && !cp.when(mi, d, k) {
+				continue
+			}
 			addr := resources.Addr{Module: mi.path, Kind: d.addr.Kind, Name: d.addr.Name, Key: k.key}
 			label := ""
 			if addr.Module != "" || addr.Key != "" {

@@ -328,7 +328,30 @@ func (m *module) checkResourceRefs(d *resourceDecl) hcl.Diagnostics {
 	d.refs = append(d.refs, ck.refs...)
 	d.badNested = d.badNested || ck.bad
 	d.dependsOn = m.checkDependsOn(d.dependsOn, &diags)
+	d.notify = m.checkNotify(d.notify, &diags)
+	d.subscribe = m.checkNotify(d.subscribe, &diags)
+	if d.when != nil {
+		ws := scope{what: "The when condition of " + of, allowed: repeatRule, each: d.forEach != nil, count: d.count != nil}
+		if m.checkExpr(ws, d.when.Expr.Variables(), &diags).bad {
+			d.badRepeat = true
+		}
+	}
 	return diags
+}
+
+// checkNotify keeps the notify or subscribe entries that name a declared
+// resource (not a module call: a notification goes to one receiver kind).
+func (m *module) checkNotify(refs []ref, diags *hcl.Diagnostics) []ref {
+	var kept []ref
+	for _, r := range m.checkDependsOn(refs, diags) {
+		if r.call != "" {
+			*diags = append(*diags, errorAt(r.rng, "Invalid notification",
+				"Notifications go to resources, such as service[\"nginx\"], not to module calls."))
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
 }
 
 // checkCallRefs checks the references of a module call: its inputs, its

@@ -29,6 +29,11 @@ type resourceDecl struct {
 	// the attribute expressions and nested blocks.
 	dependsOn []ref
 	refs      []ref
+	// notify names the receivers this resource notifies when it changes;
+	// subscribe the notifiers of this resource. when, if set, is a
+	// condition evaluated per instance: false leaves the instance out.
+	notify, subscribe []ref
+	when              *hcl.Attribute
 	// bad names the attributes whose expressions refer to something
 	// undeclared (reported by Load); they are not evaluated. badNested is
 	// the same for the nested blocks, badRepeat for for_each and count.
@@ -42,7 +47,7 @@ func (d *resourceDecl) repeated() bool { return d.forEach != nil || d.count != n
 
 // metaArgs are the attributes the loader handles itself on every resource
 // block.
-var metaArgs = []string{"depends_on", "for_each", "count"}
+var metaArgs = []string{"depends_on", "for_each", "count", "notify", "subscribe", "when"}
 
 // resourceSchema is a kind's schema: its attributes and nested blocks, the
 // meta-arguments, and dynamic blocks when the kind has nested blocks.
@@ -118,6 +123,16 @@ func (m *module) decodeResource(r *Role, b *hcl.Block) (*resourceDecl, hcl.Diagn
 		switch n {
 		case "depends_on":
 			d.dependsOn, diags = decodeDependsOn(a, diags)
+		case "notify", "subscribe":
+			var refs []ref
+			refs, diags = decodeRefList(a, diags)
+			if n == "notify" {
+				d.notify = refs
+			} else {
+				d.subscribe = refs
+			}
+		case "when":
+			d.when = a
 		case "for_each":
 			d.forEach = a
 		case "count":
@@ -181,10 +196,16 @@ func (d *resourceDecl) nestedTraversals() []hcl.Traversal {
 // (kind["name"], or one instance: kind.name["key"]) and module calls
 // (module.NAME).
 func decodeDependsOn(a *hcl.Attribute, diags hcl.Diagnostics) ([]ref, hcl.Diagnostics) {
+	return decodeRefList(a, diags)
+}
+
+// decodeRefList reads a list of references to resources (depends_on,
+// notify, subscribe); a.Name names the attribute in messages.
+func decodeRefList(a *hcl.Attribute, diags hcl.Diagnostics) ([]ref, hcl.Diagnostics) {
 	exprs, ds := hcl.ExprList(a.Expr)
 	if ds.HasErrors() {
-		return nil, append(diags, errorAt(a.Expr.Range(), "Invalid depends_on",
-			`depends_on must be a list of resource references, such as [directory["/etc/app"], file["/etc/app/app.conf"]].`))
+		return nil, append(diags, errorAt(a.Expr.Range(), "Invalid "+a.Name,
+			"%s must be a list of resource references, such as [directory[\"/etc/app\"], file[\"/etc/app/app.conf\"]].", a.Name))
 	}
 	// Each entry must be a static reference: the graph is built before
 	// anything is evaluated.
@@ -192,8 +213,8 @@ func decodeDependsOn(a *hcl.Attribute, diags hcl.Diagnostics) ([]ref, hcl.Diagno
 	for _, e := range exprs {
 		t, ds := hcl.AbsTraversalForExpr(e)
 		if ds.HasErrors() {
-			diags = append(diags, errorAt(e.Range(), "Invalid depends_on reference",
-				`A depends_on entry must be a resource reference such as file["/etc/motd"], with the name as a literal string.`))
+			diags = append(diags, errorAt(e.Range(), "Invalid "+a.Name+" reference",
+				"An entry of %s must be a resource reference such as file[\"/etc/motd\"], with the name as a literal string.", a.Name))
 			continue
 		}
 		r, ok, d := parseRef(t)
@@ -201,11 +222,11 @@ func decodeDependsOn(a *hcl.Attribute, diags hcl.Diagnostics) ([]ref, hcl.Diagno
 		case d != nil:
 			diags = append(diags, d)
 		case !ok:
-			diags = append(diags, errorAt(t.SourceRange(), "Invalid depends_on reference",
-				"A depends_on entry must be a resource reference such as file[\"/etc/motd\"], where the kind is one of %s, or a module call such as module.sites.", kindList()))
+			diags = append(diags, errorAt(t.SourceRange(), "Invalid "+a.Name+" reference",
+				"An entry of %s must be a resource reference such as file[\"/etc/motd\"], where the kind is one of %s, or a module call such as module.sites.", a.Name, kindList()))
 		case r.output != "" || r.steps > 0:
-			diags = append(diags, errorAt(t.SourceRange(), "Invalid depends_on reference",
-				"A depends_on entry names a whole resource, such as %s, or a module call, not one of its attributes.", r.text()))
+			diags = append(diags, errorAt(t.SourceRange(), "Invalid "+a.Name+" reference",
+				"An entry of %s names a whole resource, such as %s, or a module call, not one of its attributes.", a.Name, r.text()))
 		default:
 			refs = append(refs, r)
 		}

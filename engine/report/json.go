@@ -67,6 +67,9 @@ type JSONResource struct {
 	Status         string `json:"status"`
 	Error          string `json:"error"`
 	SkippedBecause string `json:"skipped_because"`
+	// Reason says why, when it is not an attribute difference: an exec's
+	// guard, a notification ("notified by file[conf]"); "" otherwise.
+	Reason string `json:"reason"`
 	// Attributes lists the attributes that change; empty for a no-op.
 	Attributes []JSONAttribute `json:"attributes"`
 	// Content is set when a file's content changes.
@@ -141,6 +144,7 @@ func jsonResource(h *Host, res *Resource) JSONResource {
 		Status:         string(res.Status),
 		Error:          res.Error,
 		SkippedBecause: res.SkippedBecause,
+		Reason:         reasonOf(res),
 		Attributes:     []JSONAttribute{},
 	}
 	c := res.Change
@@ -209,4 +213,11 @@ func JSON(w io.Writer, r *Run) error {
 		return fmt.Errorf("write json report: %w", err)
 	}
 	return nil
+}
+
+func reasonOf(res *Resource) string {
+	if res.Change == nil {
+		return ""
+	}
+	return res.Change.Reason
 }

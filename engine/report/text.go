@@ -260,7 +260,12 @@ func changeLines(h *Host, c *resources.Change, maxDiff int) []line {
 	if summary != "" {
 		out = append(out, detail(width, "content", summary))
 	}
-	return append(out, diff...)
+	out = append(out, diff...)
+	if c.Reason != "" {
+		// Why, when it is not an attribute: a guard, a notification.
+		out = append(out, line{indent: indentDetail, text: "# " + c.Reason})
+	}
+	return out
 }
 
 // detail returns an attribute line "name: value" with the name padded to
