@@ -49,7 +49,7 @@ func Compile(cfg *config.Config, hosts []*inventory.Host, vars map[string]config
 		}
 		g, ds := cfg.Compile(h, given)
 		add(ds)
-		if g != nil && len(g.Nodes) > 0 {
+		if g != nil && (len(g.Nodes) > 0 || g.Deferred != nil) {
 			graphs = append(graphs, g)
 		}
 	}

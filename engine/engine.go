@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +127,24 @@ func (h *hostRun) run(ctx context.Context) error {
 	}
 	h.t = t
 	defer t.Close()
+
+	if h.g.Deferred != nil {
+		// The specs read host.facts: gather them (a probe with no queries)
+		// and compile the host's graph with them.
+		t0 = time.Now()
+		facts, err := h.probe(ctx, resources.NewProbe())
+		h.rep.Probe += time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("facts: %w", err)
+		}
+		g, diags := h.g.Deferred(config.FactsValue(&facts.Facts))
+		if diags.HasErrors() {
+			var b strings.Builder
+			_ = report.Diagnostics(&b, nil, diags, false)
+			return fmt.Errorf("the specs are invalid with this host's facts:\n%s", strings.TrimSpace(b.String()))
+		}
+		h.g = g
+	}
 
 	probe := resources.NewProbe()
 	for _, n := range h.g.Nodes {

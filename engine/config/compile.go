@@ -24,6 +24,10 @@ type HostGraph struct {
 	// Graph holds the nodes keyed by Addr.String(); an edge from A to B
 	// means A depends on B.
 	Graph *graph.Graph[string]
+	// Deferred is set when the graph needs the host's facts (the specs
+	// read host.facts): Nodes is empty until the engine calls it with
+	// FactsValue of the facts it gathered.
+	Deferred func(facts cty.Value) (*HostGraph, hcl.Diagnostics)
 }
 
 // Node is one resource instance of a host's graph.
@@ -59,6 +63,10 @@ type Node struct {
 //
 // Compile always returns a HostGraph; when the diagnostics hold an error
 // it must not be applied. Compile may be called for several hosts at once.
+//
+// When the specs read host.facts (UsesFacts), the facts are not known yet:
+// Compile then checks all it can and returns a HostGraph without nodes
+// whose Deferred compiles it again once the engine has the facts.
 func (c *Config) Compile(h *inventory.Host, vars map[string]Value) (*HostGraph, hcl.Diagnostics) {
 	var roles []*Role
 	for _, r := range c.roles {
@@ -66,8 +74,53 @@ func (c *Config) Compile(h *inventory.Host, vars map[string]Value) (*HostGraph, 
 			roles = append(roles, r)
 		}
 	}
-	hg, diags := c.compile(h, hostValue(h), roles, vars, false)
+	if c.UsesFacts() {
+		// Check with unknown facts (as Validate does with unknowns).
+		_, diags := c.compile(h, hostValue(h, cty.DynamicVal), roles, vars, true)
+		hg := &HostGraph{Host: h, Graph: graph.New[string]()}
+		hg.Deferred = func(facts cty.Value) (*HostGraph, hcl.Diagnostics) {
+			return c.compile(h, hostValue(h, facts), roles, vars, false)
+		}
+		return hg, append(c.undeclaredVars(vars, true), diags...)
+	}
+	hg, diags := c.compile(h, hostValue(h, cty.DynamicVal), roles, vars, false)
 	return hg, append(c.undeclaredVars(vars, true), diags...)
+}
+
+// UsesFacts reports whether any expression of the specs or their modules
+// reads host.facts.
+func (c *Config) UsesFacts() bool {
+	if c.root != nil && c.root.usesFacts {
+		return true
+	}
+	for _, m := range c.modules {
+		if m != nil && m.usesFacts {
+			return true
+		}
+	}
+	return false
+}
+
+// FactsValue is the host.facts object for the facts a probe gathered:
+//
+//	host.facts.hostname, .kernel, .arch, .init, .pkg_manager, .user,
+//	.cpus, .memory_mb, .os.id, .os.version_id, .os.name
+func FactsValue(f *resources.Facts) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"hostname":    cty.StringVal(f.Hostname),
+		"kernel":      cty.StringVal(f.Kernel),
+		"arch":        cty.StringVal(f.Arch),
+		"init":        cty.StringVal(f.Init),
+		"pkg_manager": cty.StringVal(f.PkgManager),
+		"user":        cty.StringVal(f.User),
+		"cpus":        cty.NumberIntVal(int64(f.CPUs)),
+		"memory_mb":   cty.NumberIntVal(int64(f.MemoryMB)),
+		"os": cty.ObjectVal(map[string]cty.Value{
+			"id":         cty.StringVal(f.OSID),
+			"version_id": cty.StringVal(f.OSVersion),
+			"name":       cty.StringVal(f.OSName),
+		}),
+	})
 }
 
 // Validate checks the specs without an inventory: it compiles every role
@@ -86,6 +139,7 @@ func (c *Config) Validate(vars map[string]Value) hcl.Diagnostics {
 		"address": cty.StringVal("validate"),
 		"vars":    cty.DynamicVal,
 		"groups":  cty.UnknownVal(cty.List(cty.String)),
+		"facts":   cty.DynamicVal,
 	})
 	diags := c.undeclaredVars(vars, false)
 	seen := map[string]bool{}
@@ -124,7 +178,7 @@ func diagKey(d *hcl.Diagnostic) string {
 
 // hostValue is the host object of expressions: name, address, vars and
 // groups.
-func hostValue(h *inventory.Host) cty.Value {
+func hostValue(h *inventory.Host, facts cty.Value) cty.Value {
 	// A host without variables gets an empty object, so that host.vars.x
 	// is a clear "Unsupported attribute" rather than a null access.
 	vars := h.Vars
@@ -148,6 +202,7 @@ func hostValue(h *inventory.Host) cty.Value {
 		"address": cty.StringVal(addr),
 		"vars":    vars,
 		"groups":  groups,
+		"facts":   facts,
 	})
 }
 

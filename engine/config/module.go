@@ -19,6 +19,9 @@ import (
 type module struct {
 	dir  string
 	root bool
+	// usesFacts is set when an expression of the module reads host.facts:
+	// its hosts are compiled after their facts are gathered.
+	usesFacts bool
 
 	variables  map[string]*Variable
 	locals     []*local // in declaration order

@@ -182,6 +182,11 @@ func (m *module) checkExpr(s scope, ts []hcl.Traversal, diags *hcl.Diagnostics) 
 	}
 	for _, t := range ts {
 		root := t.RootName()
+		if root == "host" && len(t) > 1 {
+			if n, ok := stepName(t[1]); ok && n == "facts" {
+				m.usesFacts = true
+			}
+		}
 		// A validation sees nothing but its variable: it runs where the
 		// value is given, before locals, the host or resources exist.
 		if s.self != "" && root != "var" && (root == "local" || root == "host" || root == "each" || root == "count" || root == "module" || resources.Lookup(root) != nil) {
