@@ -577,25 +577,37 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 		}
 	}
 	added := false
-	for _, n := range hg.Nodes {
-		pr, ok := n.Resource.(resources.PathResource)
-		if !ok {
-			continue
+	link := func(n, d *Node) {
+		from, to := n.Addr.String(), d.Addr.String()
+		if d == n || reaches(hg.Graph, to, from) || slices.Contains(hg.Graph.DependsOn(from), to) {
+			return
 		}
-		for dir := path.Dir(pr.Path()); ; dir = path.Dir(dir) {
-			if d, ok := dirs[dir]; ok && d != n {
-				from, to := n.Addr.String(), d.Addr.String()
-				if !reaches(hg.Graph, to, from) && !slices.Contains(hg.Graph.DependsOn(from), to) {
-					hg.Graph.Connect(from, to)
-					cp.because(from, to, EdgePath)
-					n.Deps = append(n.Deps, d.Addr)
-					slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
-					added = true
+		hg.Graph.Connect(from, to)
+		cp.because(from, to, EdgePath)
+		n.Deps = append(n.Deps, d.Addr)
+		slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
+		added = true
+	}
+	for _, n := range hg.Nodes {
+		if pr, ok := n.Resource.(resources.PathResource); ok {
+			// The nearest managed directory above the path.
+			for dir := path.Dir(pr.Path()); ; dir = path.Dir(dir) {
+				if d, ok := dirs[dir]; ok {
+					link(n, d)
+					break
 				}
-				break
+				if dir == "/" || dir == "." {
+					break
+				}
 			}
-			if dir == "/" || dir == "." {
-				break
+		}
+		// What the kind says it needs: a file's owner, a user's groups,
+		// a service's unit file, an exec's working directory.
+		if rq, ok := n.Resource.(resources.Requirer); ok {
+			for _, id := range rq.Requires() {
+				if d := byPath[id]; d != nil {
+					link(n, d)
+				}
 			}
 		}
 	}

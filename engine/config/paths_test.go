@@ -147,3 +147,55 @@ role "b" {
 		t.Fatalf("diags = %s", diagText(c, diags))
 	}
 }
+
+// Kinds say what they need: a file after its owner, a user after its
+// groups, a service after its unit file, an exec after its cwd and user.
+func TestRequiresEdges(t *testing.T) {
+	c := loadString(t, map[string]string{"main.hcl": `
+role "r" {
+  hosts = ["*"]
+  group "app" {}
+  user "app" {
+    group  = "app"
+    groups = ["adm"]
+  }
+  group "adm" {}
+  directory "srv" {
+    path  = "/srv/app"
+    owner = "app"
+  }
+  file "unit" {
+    path    = "/etc/systemd/system/app.service"
+    content = "[Service]\nExecStart=/bin/true\n"
+  }
+  service "app" {
+    state = "running"
+  }
+  exec "migrate" {
+    command = ["/srv/app/migrate"]
+    cwd     = "/srv/app"
+    user    = "app"
+    creates = "/srv/app/.migrated"
+  }
+}
+`})
+	hg := compileOK(t, c, testHost(), nil)
+	deps := map[string]string{}
+	for _, n := range hg.Nodes {
+		var ds []string
+		for _, e := range n.Edges {
+			ds = append(ds, e.To.String()+"/"+e.Kind.String())
+		}
+		deps[n.Addr.String()] = strings.Join(ds, " ")
+	}
+	for addr, want := range map[string]string{
+		"user[app]":      "group[adm]/path group[app]/path",
+		"directory[srv]": "user[app]/path",
+		"service[app]":   "file[unit]/path",
+		"exec[migrate]":  "directory[srv]/path user[app]/path",
+	} {
+		if deps[addr] != want {
+			t.Errorf("%s depends on %q, want %q", addr, deps[addr], want)
+		}
+	}
+}
