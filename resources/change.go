@@ -47,6 +47,9 @@ type Change struct {
 	// Attrs lists the attributes that differ (for Create: every attribute
 	// that is set), in a fixed order.
 	Attrs []AttrChange
+	// Path is the path a path kind (file, directory, symlink) manages, so
+	// that later steps can tell what a change touched; "" for other kinds.
+	Path string
 	// Content is set when a file's content differs.
 	Content *ContentChange
 	// Reason says why a kind decided as it did when the decision is not an

@@ -48,6 +48,9 @@ func runDiffCases(t *testing.T, cases []diffCase) {
 			}
 			want := *tc.want
 			want.Addr = r.Addr()
+			if pr, ok := r.(PathResource); ok {
+				want.Path = pr.Path()
+			}
 			if d := cmp.Diff(&want, c); d != "" {
 				t.Errorf("Diff (-want +got):\n%s", d)
 			}

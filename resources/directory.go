@@ -70,7 +70,7 @@ func (r *Directory) Observe(p *Probe) {
 
 // Diff compares the desired directory with the observed path.
 func (r *Directory) Diff(o *Observed) (*Change, error) {
-	c := &Change{Addr: r.Addr()}
+	c := &Change{Addr: r.Addr(), Path: r.path}
 	s, err := o.Path(r.path)
 	if err != nil {
 		return nil, err

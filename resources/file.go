@@ -116,7 +116,7 @@ func (f *File) Observe(p *Probe) {
 
 // Diff compares the desired file with the observed path.
 func (f *File) Diff(o *Observed) (*Change, error) {
-	c := &Change{Addr: f.Addr()}
+	c := &Change{Addr: f.Addr(), Path: f.path}
 	s, err := o.Path(f.path)
 	if err != nil {
 		return nil, err

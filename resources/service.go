@@ -224,9 +224,11 @@ func (r *Service) Diff(o *Observed) (*Change, error) {
 // unitDirs are the directories whose changes need a daemon-reload.
 var unitDirs = []string{"/etc/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/", "/run/systemd/system/"}
 
-// changedPath returns the path a file or symlink change is about: its
-// content's path, or its name (the label of a path kind).
+// changedPath returns the path a file or symlink change is about.
 func changedPath(c *Change) string {
+	if c.Path != "" {
+		return c.Path
+	}
 	if c.Content != nil {
 		return c.Content.Path
 	}

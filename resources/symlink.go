@@ -68,7 +68,7 @@ func (r *Symlink) Observe(p *Probe) { p.Path(r.path, false) }
 
 // Diff compares the desired link with the observed path.
 func (r *Symlink) Diff(o *Observed) (*Change, error) {
-	c := &Change{Addr: r.Addr()}
+	c := &Change{Addr: r.Addr(), Path: r.path}
 	s, err := o.Path(r.path)
 	if err != nil {
 		return nil, err
