@@ -253,6 +253,18 @@ func keySummary(lines []string) string {
 	return strings.Join(s, "; ")
 }
 
+// nonBlank drops the empty lines of an authorized_keys file: they mean
+// nothing to sshd, and an emptied file must compare equal to no keys.
+func nonBlank(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 func sameLines(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -338,8 +350,9 @@ func (r *User) Diff(o *Observed) (*Change, error) {
 		if err != nil {
 			return nil, err
 		}
-		if want := r.mergeKeys(k.Lines); !sameLines(k.Lines, want) {
-			c.Attrs = append(c.Attrs, AttrChange{Name: "authorized_keys", Before: keySummary(k.Lines), After: keySummary(want)})
+		have := nonBlank(k.Lines)
+		if want := r.mergeKeys(have); !sameLines(have, want) {
+			c.Attrs = append(c.Attrs, AttrChange{Name: "authorized_keys", Before: keySummary(have), After: keySummary(want)})
 		}
 	}
 	if len(c.Attrs) > 0 {
@@ -491,7 +504,11 @@ func (r *User) writeKeys(ctx context.Context, t *Target, c *Change) error {
 	// Write, chown, chmod, then rename over the old file: sshd reads the
 	// old keys or the new ones, never half a file.
 	file := dir + "/authorized_keys"
-	content := strings.Join(r.mergeKeys(observed), "\n") + "\n"
+	lines := r.mergeKeys(nonBlank(observed))
+	content := ""
+	if len(lines) > 0 {
+		content = strings.Join(lines, "\n") + "\n"
+	}
 	tmp := tempName(file)
 	w, err := fsys.CreateExclusive(tmp, 0o600)
 	if err != nil {
