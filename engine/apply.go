@@ -67,8 +67,9 @@ func (a *applier) done(c *resources.Change) {
 // parallel; a failed resource skips everything that depends on it. The
 // changed members of a batch (resources.BatchResource with one BatchKey) are
 // one node of the walk and one remote call; when merging them would close a
-// cycle, they are applied one by one instead.
-func (h *hostRun) apply(ctx context.Context, obs *resources.Observed) {
+// cycle, they are applied one by one instead. It returns the applier, whose
+// target and once-steps the pruning of orphans shares.
+func (h *hostRun) apply(ctx context.Context, obs *resources.Observed) *applier {
 	a := &applier{h: h, once: map[string]*onceCall{}}
 	a.target = &resources.Target{
 		Host: h.g.Host, Transport: h.t, Observed: obs, Log: h.log,
@@ -102,6 +103,7 @@ func (h *hostRun) apply(ctx context.Context, obs *resources.Observed) {
 			r.Status, r.Error = report.StatusFailed, err.Error()
 		}
 	}
+	return a
 }
 
 // culprit names the resource a skip is blamed on: for a batch, its first

@@ -94,7 +94,7 @@ func TestBatchAppliedOnce(t *testing.T) {
 	spec.WriteString("}\n")
 	graphs := compile(t, spec.String(), root)
 	batchCalls.Store(0)
-	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t)})
+	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), StateDir: t.TempDir()})
 	h := run.Hosts[0]
 	for _, r := range h.Resources {
 		if r.Status != report.StatusApplied {
@@ -132,7 +132,7 @@ func TestBatchCycleFallsBack(t *testing.T) {
 }
 `, root)
 	batchCalls.Store(0)
-	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t)})
+	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), StateDir: t.TempDir()})
 	for _, r := range run.Hosts[0].Resources {
 		if r.Status != report.StatusApplied {
 			t.Errorf("%s: %s %s", r.Addr, r.Status, r.Error)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,6 +36,15 @@ type Options struct {
 	// FetchLimit is the largest file whose current content is fetched to
 	// show a diff (default 1 MiB).
 	FetchLimit int64
+	// Prune removes every orphan: a resource the host's manifest lists
+	// (tend applied it before) that the spec no longer has. Without it,
+	// orphans are reported (report.StatusOrphaned) and left in place,
+	// except those of the roles in PruneRoles.
+	Prune bool
+	// PruneRoles names the roles whose orphans are removed (the roles with
+	// prune = true, config.Role.Prune); an orphan is of the role its
+	// manifest entry records.
+	PruneRoles map[string]bool
 	// Revision is recorded in the report, e.g. "main@sha1:<hex>".
 	Revision string
 	Log      *zap.Logger
@@ -98,6 +108,9 @@ type hostRun struct {
 	res   map[string]*report.Resource // by address
 	nodes map[string]*config.Node
 	notes *notifications
+	// orphans are the manifest read by the probe and the orphans found in
+	// it (prune.go).
+	orphans *orphanState
 }
 
 func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host {
@@ -152,6 +165,7 @@ func (h *hostRun) run(ctx context.Context) error {
 		h.nodes[n.Addr.String()] = n
 	}
 	probe.Path(h.journalPath(), false)
+	probe.Content(h.manifestPath())
 	t0 = time.Now()
 	obs, err := h.probe(ctx, probe)
 	h.rep.Probe = time.Since(t0)
@@ -166,20 +180,34 @@ func (h *hostRun) run(ctx context.Context) error {
 		return err
 	}
 	changed += h.planNotifications()
+	pruning, err := h.planOrphans(ctx, obs)
+	if err != nil {
+		return err
+	}
+	changed += pruning
 	h.fetchContent(ctx, obs)
 	h.log.Debug("planned", zap.Int("resources", len(h.g.Nodes)), zap.Int("changes", changed))
-	if !h.o.Apply || changed == 0 {
+	if !h.o.Apply {
 		return nil
+	}
+	if changed == 0 {
+		// Nothing to apply, but the manifest may lack resources that
+		// were converged already, or list orphans that are gone.
+		return h.recordManifest(ctx, obs, nil)
 	}
 
 	t0 = time.Now()
-	h.apply(ctx, obs)
+	a := h.apply(ctx, obs)
+	h.prune(ctx, a)
 	h.rep.Apply = time.Since(t0)
 
 	t0 = time.Now()
-	err = h.verify(ctx, probe)
+	h.observePruned(probe)
+	vobs, err := h.verify(ctx, probe)
 	h.rep.Verify = time.Since(t0)
-	return err
+	// Recorded even when something failed: what was created must be
+	// known to later runs, and orphans that were not pruned stay listed.
+	return errors.Join(err, h.recordManifest(ctx, obs, vobs))
 }
 
 // probe runs the batched probe: one remote execution.
@@ -262,13 +290,14 @@ func (h *hostRun) fetchContent(ctx context.Context, obs *resources.Observed) {
 	}
 }
 
-// verify probes again and reports every applied resource that still differs
-// as not converged.
-func (h *hostRun) verify(ctx context.Context, p *resources.Probe) error {
+// verify probes again and reports every applied resource (and pruned
+// orphan) that still differs as not converged. It returns what it observed.
+func (h *hostRun) verify(ctx context.Context, p *resources.Probe) (*resources.Observed, error) {
 	obs, err := h.probe(ctx, p)
 	if err != nil {
-		return fmt.Errorf("verify: %w", err)
+		return nil, fmt.Errorf("verify: %w", err)
 	}
+	h.verifyPruned(obs)
 	for _, n := range h.g.Nodes {
 		r := h.res[n.Addr.String()]
 		if r.Status != report.StatusApplied {
@@ -282,7 +311,7 @@ func (h *hostRun) verify(ctx context.Context, p *resources.Probe) error {
 			r.Status, r.Error = report.StatusNotConverged, "still differs after apply: "+describe(c)
 		}
 	}
-	return nil
+	return obs, nil
 }
 
 func describe(c *resources.Change) string {

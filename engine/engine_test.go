@@ -72,7 +72,7 @@ role "r" {
   }
 }
 `, root)
-	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), Log: zaptest.NewLogger(t)})
+	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), Log: zaptest.NewLogger(t), StateDir: t.TempDir()})
 	h := run.Hosts[0]
 	got := map[string]*report.Resource{}
 	for _, r := range h.Resources {
@@ -139,7 +139,7 @@ role "r" {
 		}
 		return local.New(local.Options{Name: h.Name}), nil
 	}
-	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: dial, Parallel: 1})
+	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: dial, Parallel: 1, StateDir: t.TempDir()})
 	for _, h := range run.Hosts {
 		failed := h.Name == "b"
 		if h.Failed() != failed || (failed && !strings.HasPrefix(h.Error, "unreachable: ")) {
@@ -181,7 +181,7 @@ role "r" {
   }
 }
 `, root)
-		run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t)})
+		run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), StateDir: t.TempDir()})
 		if h := run.Hosts[0]; h.Failed() {
 			var b strings.Builder
 			_ = report.Text(&b, run, report.Options{})

@@ -59,7 +59,7 @@ func TestGoldenPlan(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	run := engine.Run(context.Background(), graphs, engine.Options{Dial: localDial(t)})
+	run := engine.Run(context.Background(), graphs, engine.Options{Dial: localDial(t), StateDir: t.TempDir()})
 	// Fixed times, and the temporary root as a placeholder.
 	run.Started = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	run.Duration = 1500 * time.Millisecond
@@ -83,13 +83,13 @@ func TestGoldenPlan(t *testing.T) {
 	}
 
 	// Apply what the plan said, then nothing is left to do.
-	run = engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t)})
+	run = engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), StateDir: t.TempDir()})
 	if h := run.Hosts[0]; h.Failed() {
 		var b bytes.Buffer
 		_ = report.Text(&b, run, report.Options{})
 		t.Fatalf("apply failed:\n%s", b.String())
 	}
-	run = engine.Run(context.Background(), graphs, engine.Options{Dial: localDial(t)})
+	run = engine.Run(context.Background(), graphs, engine.Options{Dial: localDial(t), StateDir: t.TempDir()})
 	if c := run.Count(); c.Create+c.Update+c.Delete != 0 {
 		var b bytes.Buffer
 		_ = report.Text(&b, run, report.Options{})

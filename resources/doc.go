@@ -10,7 +10,9 @@
 //
 // Optional contracts: BatchResource (package changes of a host in one
 // call), Notifiable (service restart, refresh_only exec), Identified and
-// PathResource (duplicates), Requirer (implicit dependencies, identity.go).
+// PathResource (duplicates), Requirer (implicit dependencies, identity.go),
+// Prunable (how a resource that left the spec is undone, prune.go). The
+// probe also reads tend's own small files (Probe.Content, probe_content.go).
 //
 // Kinds register themselves in init with Register; the spec loader finds
 // them with Lookup and builds resources from evaluated blocks with Kind.New.

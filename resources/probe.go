@@ -42,6 +42,7 @@ const (
 	qCandidate queryType = 'C' // a package's candidate version (section cand)
 	qUnit      queryType = 'S' // a systemd unit's state (section svc)
 	qCommand   queryType = 'x' // a guard command's exit status
+	qContent   queryType = 'c' // a small file's content, base64 (probe_content.go)
 )
 
 // sectionOf names the batched section that answers a query type, "" for
@@ -160,7 +161,8 @@ func ValidArg(s string) bool { return !strings.ContainsAny(s, "\n\x00") }
 // with the number of queries: one stat and one sha256sum (in xargs batches),
 // one getent per account database, one id for the groups of all users, one
 // package query, one candidate query and one systemctl show, plus one
-// readlink per symlink and one process per guard command; the shell's own
+// readlink per symlink, one process per guard command and one stat and one
+// base64 per content query (tend reads only its own small files); the shell's own
 // work stays linear. Paths and names only ever travel as data, printed with
 // printf '%s', never echo (dash's echo interprets backslashes).
 //
@@ -240,6 +242,19 @@ runguard() {
     exec "$@" ) </dev/null >/dev/null 2>&1
   printf 'R %s exit %s\n' "$rg_n" "$?"
 }
+# readcontent PATH NUMBER prints a small regular file (at most 1 MiB) as
+# base64 on one record line: one stat and one base64 per file.
+readcontent() {
+  if [ -f "$1" ]; then
+    if ! rc_s=$(stat -L -c %s -- "$1" 2>&1); then printf 'R %s error %s\n' "$2" "$(oneline "$rc_s")"
+    elif [ "$rc_s" -gt 1048576 ]; then printf 'R %s error %s is larger than 1048576 bytes (%s)\n' "$2" "$1" "$rc_s"
+    elif rc_b=$(base64 -w0 2>&1 < "$1"); then printf 'R %s content %s\n' "$2" "$rc_b"
+    else printf 'R %s error base64 %s: %s\n' "$2" "$1" "$(oneline "$rc_b")"
+    fi
+  elif [ -e "$1" ]; then printf 'R %s error %s is not a regular file\n' "$2" "$1"
+  else absent_or_error "$1" "$2"
+  fi
+}
 nl='
 '
 # From here on, lists split on newlines only and never glob: paths are data.
@@ -282,6 +297,7 @@ for q in $qs; do
   C) pc=$pc$a$nl ;;
   S) su=$su$a$nl ;;
   x) set -- "$n"; xa=$a ;;
+  c) readcontent "$a" "$n" ;;
   *) printf 'R %s error unknown query type\n' "$n" ;;
   esac
   n=$((n+1))
@@ -567,6 +583,7 @@ type Observed struct {
 	candidates map[string]*candidateState
 	units      map[string]*UnitState
 	sections   map[string]*section
+	contents   map[string]*contentState
 }
 
 // PasswdEntry is a user's passwd entry (no password field: tend never
@@ -774,6 +791,7 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 		candidates: map[string]*candidateState{},
 		units:      map[string]*UnitState{},
 		sections:   map[string]*section{},
+		contents:   map[string]*contentState{},
 	}
 	o.Facts.AptCacheAge = -1
 	seen := make([]bool, len(p.queries))
@@ -986,6 +1004,8 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 		}
 	case qPasswd, qMember, qKeys, qCommand:
 		return o.recordSystem(q, rtype, val, primary)
+	case qContent:
+		return o.recordContent(q, rtype, val, primary)
 	case qUser, qGroup:
 		m := o.users
 		if q.typ == qGroup {

@@ -80,6 +80,14 @@ type planFlags struct {
 	output   string
 	detailed bool
 	noColor  bool
+	prune    bool
+}
+
+// register adds the flags plan and apply share.
+func (p *planFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&p.output, "output", "o", "text", "output format: text, json or markdown")
+	cmd.Flags().BoolVar(&p.noColor, "no-color", false, "never color the output")
+	cmd.Flags().BoolVar(&p.prune, "prune", false, "remove orphans: resources tend applied before that are no longer in the spec (without it, only the roles with prune = true are pruned)")
 }
 
 func newPlan(g *globalFlags) *cobra.Command {
@@ -94,9 +102,8 @@ func newPlan(g *globalFlags) *cobra.Command {
 		},
 	}
 	f.register(cmd)
-	cmd.Flags().StringVarP(&p.output, "output", "o", "text", "output format: text, json or markdown")
-	cmd.Flags().BoolVar(&p.detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would change, 1 on error")
-	cmd.Flags().BoolVar(&p.noColor, "no-color", false, "never color the output")
+	p.register(cmd)
+	cmd.Flags().BoolVar(&p.detailed, "detailed-exitcode", false, "exit 0 when nothing changes, 2 when something would change or is orphaned, 1 on error")
 	return cmd
 }
 
@@ -114,9 +121,8 @@ func newApply(g *globalFlags) *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only plan (the same as tend plan)")
-	cmd.Flags().StringVarP(&p.output, "output", "o", "text", "output format: text, json or markdown")
-	cmd.Flags().BoolVar(&p.detailed, "detailed-exitcode", false, "with --dry-run: exit 0 when nothing changes, 2 when something would change, 1 on error")
-	cmd.Flags().BoolVar(&p.noColor, "no-color", false, "never color the output")
+	p.register(cmd)
+	cmd.Flags().BoolVar(&p.detailed, "detailed-exitcode", false, "with --dry-run: exit 0 when nothing changes, 2 when something would change or is orphaned, 1 on error")
 	return cmd
 }
 
@@ -142,17 +148,25 @@ func run(cmd *cobra.Command, g *globalFlags, f *runFlags, p *planFlags, dir stri
 	if l.diags.HasErrors() {
 		return &exitError{code: 1}
 	}
-	return execute(cmd, log, f, p, graphs, apply)
+	pruneRoles := map[string]bool{}
+	for _, r := range l.cfg.Roles() {
+		if r.Prune {
+			pruneRoles[r.Name] = true
+		}
+	}
+	return execute(cmd, log, f, p, graphs, pruneRoles, apply)
 }
 
-func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, graphs []*config.HostGraph, apply bool) error {
+func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, graphs []*config.HostGraph, pruneRoles map[string]bool, apply bool) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r := engine.Run(ctx, graphs, engine.Options{
-		Apply:    apply,
-		Dial:     f.dialer(log),
-		Parallel: f.parallel,
-		Log:      log,
+		Apply:      apply,
+		Dial:       f.dialer(log),
+		Parallel:   f.parallel,
+		Prune:      p.prune,
+		PruneRoles: pruneRoles,
+		Log:        log,
 	})
 	out := cmd.OutOrStdout()
 	var err error
@@ -175,7 +189,7 @@ func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, gra
 	switch {
 	case c.Failed > 0 || ctx.Err() != nil:
 		return &exitError{code: 1}
-	case !apply && p.detailed && c.Create+c.Update+c.Delete > 0:
+	case !apply && p.detailed && c.Create+c.Update+c.Delete+c.Orphaned > 0:
 		return &exitError{code: 2}
 	}
 	return nil

@@ -72,7 +72,11 @@ func (v *Variable) Required() bool { return v.Default == cty.NilVal }
 type Role struct {
 	Name string
 	// Hosts are patterns as inventory.Match takes them.
-	Hosts     []string
+	Hosts []string
+	// Prune is the role's prune attribute: resources that this role put on
+	// a host and that left the spec are removed from it (engine.Options
+	// PruneRoles), not only reported as orphaned.
+	Prune     bool
 	DeclRange hcl.Range
 
 	resources []*resourceDecl
@@ -240,7 +244,7 @@ func (m *module) decodeLocals(b *hcl.Block) hcl.Diagnostics {
 // calls and one block type per kind.
 func roleSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}},
+		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "prune"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "module", LabelNames: []string{"name"}}},
 	}
 	for _, k := range resources.Kinds() {
@@ -271,6 +275,9 @@ func (c *Config) decodeRole(b *hcl.Block) hcl.Diagnostics {
 	if a, ok := content.Attributes["hosts"]; ok {
 		r.Hosts, diags = decodeHosts(a, diags)
 	}
+	if a, ok := content.Attributes["prune"]; ok {
+		r.Prune, diags = decodePrune(a, diags)
+	}
 	m := c.root
 	for _, rb := range content.Blocks {
 		if rb.Type == "module" {
@@ -291,6 +298,21 @@ func (c *Config) decodeRole(b *hcl.Block) hcl.Diagnostics {
 	}
 	c.roles = append(c.roles, r)
 	return diags
+}
+
+// decodePrune reads a role's prune attribute: a constant true or false.
+func decodePrune(a *hcl.Attribute, diags hcl.Diagnostics) (bool, hcl.Diagnostics) {
+	val, ds := a.Expr.Value(nil)
+	diags = append(diags, ds...)
+	if ds.HasErrors() {
+		return false, diags
+	}
+	bv, err := convert.Convert(val, cty.Bool)
+	if err != nil || bv.IsNull() || !bv.IsKnown() {
+		return false, append(diags, errorAt(a.Expr.Range(), "Invalid prune",
+			"The prune attribute of a role must be true or false: with true, resources of this role that leave the spec are removed from the hosts."))
+	}
+	return bv.True(), diags
 }
 
 // decodeHosts reads a role's host patterns: a constant list of strings,

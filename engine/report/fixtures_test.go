@@ -234,3 +234,29 @@ func longDiff() *Run {
 		}},
 	}}
 }
+
+// orphans is a plan with orphans: on web1 two left alone (one of them
+// edited by hand) and one that could not be observed; on web2 two being
+// pruned, a file and a service.
+func orphans() *Run {
+	left := func(kind, name, reason string) *Resource {
+		r := res(kind, name, resources.NoOp, StatusOrphaned)
+		r.Orphaned, r.Change = true, &resources.Change{Addr: r.Addr, Reason: reason}
+		return r
+	}
+	hint := `prune with --prune or prune = true on role "web"`
+	broken := left("user", "old", "no longer in the spec; "+hint)
+	broken.Error = "observe user old: getent passwd: status 1"
+	rmFile := res("file", "/etc/old.conf", resources.Delete, StatusPlanned)
+	rmFile.Orphaned, rmFile.Change.Reason = true, "orphaned: no longer in the spec"
+	stop := res("service", "old", resources.Update, StatusPlanned,
+		attr("enabled", "true", "false"), attr("state", "running", "stopped"))
+	stop.Orphaned, stop.Change.Reason = true, "orphaned: no longer in the spec"
+	return &Run{Mode: ModePlan, Started: started, Duration: time.Second, Hosts: []*Host{
+		{Name: "web1", Address: "10.0.0.11", Duration: time.Second, Resources: append(unchanged(2),
+			left("file", "/etc/app/old.conf", "no longer in the spec; changed on the host since tend wrote it; "+hint),
+			left("package", "telnet", "no longer in the spec; "+hint),
+			broken)},
+		{Name: "web2", Address: "10.0.0.12", Duration: time.Second, Resources: append(unchanged(1), stop, rmFile)},
+	}}
+}

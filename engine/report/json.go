@@ -41,6 +41,9 @@ type JSONSummary struct {
 	Delete int `json:"delete"`
 	// Failed counts hosts with a host error or a failed resource.
 	Failed int `json:"failed"`
+	// Orphaned counts the resources with status "orphaned": no longer in
+	// the spec and left on the hosts.
+	Orphaned int `json:"orphaned"`
 }
 
 // JSONHost is the outcome for one host.
@@ -67,6 +70,10 @@ type JSONResource struct {
 	Status         string `json:"status"`
 	Error          string `json:"error"`
 	SkippedBecause string `json:"skipped_because"`
+	// Orphaned is true for a resource no longer in the spec that the
+	// host's manifest lists: status "orphaned" when left alone, or a
+	// pruning change ("delete", or "update" for a service stopped).
+	Orphaned bool `json:"orphaned"`
 	// Reason says why, when it is not an attribute difference: an exec's
 	// guard, a notification ("notified by file[conf]"); "" otherwise.
 	Reason string `json:"reason"`
@@ -114,6 +121,7 @@ func NewJSONReport(r *Run) *JSONReport {
 		DurationMS:    r.Duration.Milliseconds(),
 		Summary: JSONSummary{
 			Hosts: c.Hosts, Create: c.Create, Update: c.Update, Delete: c.Delete, Failed: c.Failed,
+			Orphaned: c.Orphaned,
 		},
 		Hosts: []JSONHost{},
 	}
@@ -144,6 +152,7 @@ func jsonResource(h *Host, res *Resource) JSONResource {
 		Status:         string(res.Status),
 		Error:          res.Error,
 		SkippedBecause: res.SkippedBecause,
+		Orphaned:       res.Orphaned,
 		Reason:         reasonOf(res),
 		Attributes:     []JSONAttribute{},
 	}

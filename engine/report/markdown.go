@@ -68,6 +68,10 @@ func hostCount(h *Host) Counts {
 		c.Failed = 1
 	}
 	for _, res := range h.Resources {
+		if res.Status == StatusOrphaned {
+			c.Orphaned++
+			continue
+		}
 		if res.Change == nil {
 			continue
 		}
@@ -95,6 +99,9 @@ func hostCountText(h *Host, c Counts) string {
 			parts = append(parts, fmt.Sprintf("%d to %s", p.n, p.verb))
 		}
 	}
+	if c.Orphaned > 0 {
+		parts = append(parts, fmt.Sprintf("%d orphaned", c.Orphaned))
+	}
 	if c.Failed > 0 {
 		parts = append(parts, "failed")
 	}
@@ -109,6 +116,8 @@ func hostStatus(m Mode, h *Host, c Counts) string {
 	switch {
 	case c.Failed > 0:
 		return "failed"
+	case c.Create+c.Update+c.Delete == 0 && c.Orphaned > 0:
+		return "orphaned"
 	case c.Create+c.Update+c.Delete == 0:
 		return "converged"
 	case m == ModeApply:

@@ -52,6 +52,11 @@ const (
 	StatusSkipped      Status = "skipped"       // a dependency failed
 	StatusNotConverged Status = "not-converged" // applied, but the verify probe still differs
 	StatusError        Status = "error"         // could not be observed or diffed
+	// StatusOrphaned is a resource tend managed on the host (its manifest
+	// lists it) that the spec no longer has, left in place because neither
+	// --prune nor its role's prune = true asks to remove it. It is not a
+	// failure; Change.Reason says why it is kept and how to prune it.
+	StatusOrphaned Status = "orphaned"
 )
 
 // Resource is the outcome for one resource of a host.
@@ -62,6 +67,10 @@ type Resource struct {
 	Error  string
 	// SkippedBecause names the failed dependency for StatusSkipped.
 	SkippedBecause string
+	// Orphaned is true for a resource that is no longer in the spec but in
+	// the host's manifest: either StatusOrphaned (left alone) or pruned
+	// (planned, applied, failed, ... like any other change).
+	Orphaned bool
 }
 
 // Failed reports whether h or any of its resources failed.
@@ -81,6 +90,9 @@ func (h *Host) Failed() bool {
 // Counts sums the planned actions of a run.
 type Counts struct {
 	Hosts, Create, Update, Delete, Failed int
+	// Orphaned counts the resources left alone with StatusOrphaned (those
+	// being pruned count as the changes they are).
+	Orphaned int
 }
 
 // Count returns the counts of r.
@@ -91,6 +103,10 @@ func (r *Run) Count() Counts {
 			c.Failed++
 		}
 		for _, res := range h.Resources {
+			if res.Status == StatusOrphaned {
+				c.Orphaned++
+				continue
+			}
 			if res.Change == nil {
 				continue
 			}

@@ -30,6 +30,7 @@ var goldenCases = []struct {
 	{"single_host", singleHost, Options{}},
 	{"failed_no_changes", failedNoChanges, Options{}},
 	{"long_diff", longDiff, Options{MaxDiffLines: 8}},
+	{"orphans", orphans, Options{}},
 }
 
 // renderers names every renderer with the golden file suffix it writes.

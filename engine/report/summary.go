@@ -82,6 +82,7 @@ func statusCounts(h *Host) string {
 		{StatusSkipped, "skipped"},
 		{StatusError, "not observed"},
 		{StatusPlanned, "planned"},
+		{StatusOrphaned, "orphaned"},
 	} {
 		if n[s.status] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n[s.status], s.label))

@@ -141,14 +141,18 @@ func (o Options) maxDiff() int {
 // changes and no host failed, else "Plan: ..." and, when hosts failed, an
 // "Error: ..." line.
 func summaryLines(c Counts) []string {
-	if c.Create+c.Update+c.Delete == 0 && c.Failed == 0 {
+	if c.Create+c.Update+c.Delete == 0 && c.Failed == 0 && c.Orphaned == 0 {
 		if c.Hosts == 1 {
 			return []string{"No changes. 1 host is converged."}
 		}
 		return []string{fmt.Sprintf("No changes. %d hosts are converged.", c.Hosts)}
 	}
-	out := []string{fmt.Sprintf("Plan: %s, %d to create, %d to update, %d to delete.",
-		plural(c.Hosts, "host", "hosts"), c.Create, c.Update, c.Delete)}
+	orphaned := ""
+	if c.Orphaned > 0 {
+		orphaned = fmt.Sprintf(", %d orphaned", c.Orphaned)
+	}
+	out := []string{fmt.Sprintf("Plan: %s, %d to create, %d to update, %d to delete%s.",
+		plural(c.Hosts, "host", "hosts"), c.Create, c.Update, c.Delete, orphaned)}
 	if c.Failed > 0 {
 		out = append(out, fmt.Sprintf("Error: %d of %s failed.", c.Failed, plural(c.Hosts, "host", "hosts")))
 	}
@@ -197,6 +201,16 @@ func resourceLines(h *Host, res *Resource, maxDiff int) []line {
 		return []line{fail("skipped because " + dep + " failed")}
 	case StatusError:
 		return []line{fail(withError("could not observe", res.Error))}
+	case StatusOrphaned:
+		// Left alone: one line saying why and how to prune it.
+		why := "no longer in the spec"
+		if res.Change != nil && res.Change.Reason != "" {
+			why = res.Change.Reason
+		}
+		if res.Error != "" {
+			why += "; could not observe: " + res.Error
+		}
+		return []line{{indent: indentResource, mark: '-', text: " " + addr + " (orphaned: " + why + ")", color: ansiCyan}}
 	}
 	if !res.Change.Changed() {
 		return nil

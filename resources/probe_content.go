@@ -1,0 +1,75 @@
+package resources
+
+import (
+	"encoding/base64"
+	"fmt"
+)
+
+// This file holds the content query of the probe: tend's own small files on
+// the host (the managed-state manifest) are read by the same single remote
+// execution that observes the resources, base64-encoded on one record line.
+
+// ContentLimit is the largest file a content query reads; a larger file is
+// an error record, never a truncated content.
+const ContentLimit = 1 << 20
+
+// contentState is the answer to a content query.
+type contentState struct {
+	exists bool
+	data   []byte
+	err    string
+}
+
+// Content asks for the whole content of a regular file of at most
+// ContentLimit bytes (following symlinks). It costs two processes on the
+// host per path: use it for tend's own small files, not for managed ones
+// (those are hashed by Path).
+func (p *Probe) Content(path string) { p.add(query{qContent, path}) }
+
+// Content returns the content of a file asked for with Probe.Content, and
+// whether it exists. A file the host could not read (permissions, not a
+// regular file, larger than ContentLimit) is an error, never "absent".
+func (o *Observed) Content(path string) (data []byte, exists bool, err error) {
+	c, ok := o.contents[path]
+	if !ok {
+		return nil, false, fmt.Errorf("content of %s was not probed", path)
+	}
+	if c.err != "" {
+		return nil, false, fmt.Errorf("read %s: %s", path, c.err)
+	}
+	return c.data, c.exists, nil
+}
+
+// recordContent applies the R record of a content query: "content BASE64"
+// (empty for an empty file), "absent" or "error MESSAGE".
+func (o *Observed) recordContent(q query, rtype, val string, primary func() error) error {
+	c := &contentState{}
+	switch rtype {
+	case "content":
+		data, err := base64.StdEncoding.DecodeString(val)
+		if err != nil {
+			return fmt.Errorf("bad base64 content of %s: %v", q.arg, err)
+		}
+		if len(data) > ContentLimit {
+			c.err = fmt.Sprintf("%s is larger than %d bytes", q.arg, ContentLimit)
+			break
+		}
+		c.exists, c.data = true, data
+	case "absent":
+		if val != "" {
+			return fmt.Errorf("bad absent record %q for %s", val, q.arg)
+		}
+	case "error":
+		c.err = val
+		if val == "" {
+			c.err = "unknown error"
+		}
+	default:
+		return fmt.Errorf("unknown record %q for %c %s", rtype, q.typ, q.arg)
+	}
+	if err := primary(); err != nil {
+		return err
+	}
+	o.contents[q.arg] = c
+	return nil
+}
