@@ -197,12 +197,13 @@ func writeManifest(ctx context.Context, t inventory.Transport, p string, data []
 	return nil
 }
 
-// mkdirState makes the state directory (mode 0700) and, once, its parent.
+// mkdirState makes the state directory (mode 0700) and its missing
+// parents (0755).
 func mkdirState(fsys inventory.FileSystem, dir string) error {
 	err := fsys.Mkdir(dir, 0o700)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
-		if parent := path.Dir(dir); parent != dir {
-			if perr := fsys.Mkdir(parent, 0o755); perr == nil || errors.Is(perr, fs.ErrExist) {
+		if parent := path.Dir(dir); parent != dir && parent != "/" {
+			if perr := mkdirState(fsys, parent); perr == nil {
 				err = fsys.Mkdir(dir, 0o700)
 			}
 		}

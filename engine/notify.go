@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -22,7 +23,8 @@ import (
 // pending notifications.
 const DefaultStateDir = "/var/lib/tend"
 
-// journalName is the file, in the state directory, that lists the
+// journalName (plus "." and the host's name) is the file, in the state
+// directory, that lists the
 // receivers (one address a line) whose notification is pending: written
 // before a notifier's change is applied, and cleared once the receiver was
 // notified. A run that fails in between leaves it, and the next run
@@ -43,12 +45,15 @@ type notifications struct {
 	pending map[string]bool // what the journal on the host holds
 }
 
+// journalPath is the host's journal: named after the inventory host, like
+// the manifest, so hosts that share a file system (or one host under two
+// names) keep their own.
 func (h *hostRun) journalPath() string {
 	dir := h.o.StateDir
 	if dir == "" {
 		dir = DefaultStateDir
 	}
-	return path.Join(dir, journalName)
+	return path.Join(dir, journalName+"."+url.PathEscape(h.g.Host.Name))
 }
 
 // readJournal loads the journal when the probe saw it: one more remote
@@ -175,8 +180,8 @@ func (h *hostRun) writeJournal(ctx context.Context) error {
 		lines = append(lines, a)
 	}
 	sort.Strings(lines)
-	if err := fsys.Mkdir(path.Dir(n.path), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("journal notifications: mkdir %s: %w", path.Dir(n.path), err)
+	if err := mkdirState(fsys, path.Dir(n.path)); err != nil {
+		return fmt.Errorf("journal notifications: %w", err)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])

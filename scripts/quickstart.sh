@@ -7,14 +7,17 @@ export PATH="/usr/local/go/bin:$PATH"
 mkdir -p bin
 go build -o bin/tend ./cmd/tend
 spec=examples/quickstart
-echo "== tend plan --local $spec"
-bin/tend plan --local "$spec"
+# tend's own state (the manifest of what it manages, pending notifications)
+# stays inside the demo directory too.
+state=(--state-dir /tmp/tend-quickstart/.tend)
+echo "== tend plan --local ${state[*]} $spec"
+bin/tend plan --local "${state[@]}" "$spec"
 echo
-echo "== tend apply --local $spec"
-bin/tend apply --local "$spec"
+echo "== tend apply --local ${state[*]} $spec"
+bin/tend apply --local "${state[@]}" "$spec"
 echo
-echo "== tend plan --local --detailed-exitcode $spec   (expect: No changes, exit 0)"
-bin/tend plan --local --detailed-exitcode "$spec"
+echo "== tend plan --local --detailed-exitcode ${state[*]} $spec   (expect: No changes, exit 0)"
+bin/tend plan --local --detailed-exitcode "${state[@]}" "$spec"
 echo
 echo "Converged. Look at /tmp/tend-quickstart; edit a file there and run:"
-echo "  bin/tend plan --local $spec"
+echo "  bin/tend plan --local ${state[*]} $spec"

@@ -165,6 +165,7 @@ func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, gra
 		Dial:       f.dialer(log),
 		Parallel:   f.parallel,
 		Prune:      p.prune,
+		StateDir:   f.stateDir,
 		PruneRoles: pruneRoles,
 		Log:        log,
 	})

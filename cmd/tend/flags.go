@@ -54,6 +54,7 @@ type runFlags struct {
 	vars      []string
 	varFiles  []string
 	tofu      bool
+	stateDir  string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -64,6 +65,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.local, "local", false, "converge this machine through the local transport instead of SSH")
 	fl.StringArrayVar(&f.vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
 	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	fl.StringVar(&f.stateDir, "state-dir", "", "tend's state directory on the hosts: manifest and pending notifications (default /var/lib/tend)")
 	fl.BoolVar(&f.tofu, "trust-on-first-use", false, "accept and record the host keys of hosts not in known_hosts (a changed key is always refused)")
 }
 

@@ -25,6 +25,11 @@ func (r result) String() string {
 // returns its output and exit code.
 func tend(t *testing.T, args ...string) result {
 	t.Helper()
+	if len(args) > 0 && (args[0] == "plan" || args[0] == "apply") && !hasFlag(args, "--state-dir") {
+		// Each test keeps tend's state (manifest, journal) apart, on this
+		// machine and in containers alike, and leaves nothing behind here.
+		args = append(args, "--state-dir="+testStateDir(t))
+	}
 	root := newRoot()
 	var out, errOut bytes.Buffer
 	root.SetArgs(args)
@@ -46,6 +51,23 @@ func tend(t *testing.T, args ...string) result {
 	}
 	r.stdout, r.stderr = out.String(), errOut.String()
 	return r
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// testStateDir is the state directory of the test's tend runs: the same
+// for every run of one test, removed (on this machine) when it ends.
+func testStateDir(t *testing.T) string {
+	dir := "/tmp/tend-test-state/" + strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
 }
 
 func writeFile(t *testing.T, path, content string) {
@@ -89,8 +111,9 @@ func TestQuickstartLocal(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "qs")
 	spec := "../../examples/quickstart"
 	v := "--var=root=" + root
+	stateDir := "--state-dir=" + filepath.Join(root, ".tend")
 
-	r := tend(t, "plan", "--local", v, spec)
+	r := tend(t, "plan", "--local", v, stateDir, spec)
 	if r.code != 0 || !strings.Contains(r.stdout, "Plan: 1 hosts, 6 to create, 0 to update, 0 to delete.") &&
 		!strings.Contains(r.stdout, "Plan: 1 host, 6 to create, 0 to update, 0 to delete.") {
 		t.Fatalf("first plan:\n%s", r)
@@ -99,7 +122,7 @@ func TestQuickstartLocal(t *testing.T) {
 		t.Fatalf("plan touched the host: %s exists", root)
 	}
 
-	r = tend(t, "apply", "--local", v, spec)
+	r = tend(t, "apply", "--local", v, stateDir, spec)
 	if r.code != 0 {
 		t.Fatalf("apply:\n%s", r)
 	}
@@ -133,11 +156,11 @@ func TestQuickstartLocal(t *testing.T) {
 	}
 
 	before := mtimes(t, root)
-	r = tend(t, "plan", "--local", "--detailed-exitcode", v, spec)
+	r = tend(t, "plan", "--local", "--detailed-exitcode", v, stateDir, spec)
 	if r.code != 0 || !strings.Contains(r.stdout, "No changes. 1 host is converged.") {
 		t.Fatalf("plan after apply:\n%s", r)
 	}
-	r = tend(t, "apply", "--local", v, spec)
+	r = tend(t, "apply", "--local", v, stateDir, spec)
 	if r.code != 0 {
 		t.Fatalf("second apply:\n%s", r)
 	}
@@ -147,12 +170,12 @@ func TestQuickstartLocal(t *testing.T) {
 
 	// Drift: a hand edit shows as a diff of that file and is repaired.
 	writeFile(t, filepath.Join(root, "motd"), "hacked\n")
-	r = tend(t, "plan", "--local", "--detailed-exitcode", v, spec)
+	r = tend(t, "plan", "--local", "--detailed-exitcode", v, stateDir, spec)
 	if r.code != 2 || !strings.Contains(r.stdout, "-hacked") || !strings.Contains(r.stdout, "~ file[motd]") ||
 		!strings.Contains(r.stdout, "0 to create, 1 to update, 0 to delete") {
 		t.Fatalf("plan after a hand edit:\n%s", r)
 	}
-	if r = tend(t, "apply", "--local", v, spec); r.code != 0 {
+	if r = tend(t, "apply", "--local", v, stateDir, spec); r.code != 0 {
 		t.Fatalf("repair:\n%s", r)
 	}
 	if got := readFile(t, filepath.Join(root, "motd")); !strings.HasPrefix(got, "Welcome to ") {

@@ -9,23 +9,14 @@ import (
 )
 
 // TestPruneLocal converges this machine under a host name of its own (so
-// that its manifest, /var/lib/tend/manifest.NAME, is this test's alone and
-// removed after it): a resource removed from the spec is orphaned (a plan
+// that its manifest, STATE_DIR/manifest.NAME, is this test's alone): a resource removed from the spec is orphaned (a plan
 // with --detailed-exitcode exits 2, JSON says "orphaned"), left in place by
 // apply, removed by apply --prune, and by prune = true on its role.
 func TestPruneLocal(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	name := fmt.Sprintf("tend-prune-test-%d", os.Getpid())
-	manifest := filepath.Join("/var/lib/tend", "manifest."+name)
-	_, err := os.Stat("/var/lib/tend")
-	made := os.IsNotExist(err)
-	t.Cleanup(func() {
-		_ = os.Remove(manifest)
-		if made {
-			_ = os.Remove("/var/lib/tend") // only when empty: other runs may keep state there
-		}
-	})
+	manifest := filepath.Join(testStateDir(t), "manifest."+name)
 	inv := filepath.Join(dir, "inventory.hcl")
 	writeFile(t, inv, fmt.Sprintf("host %q {\n  address = \"localhost\"\n  vars = { root = %q }\n}\n", name, root))
 	spec := filepath.Join(dir, "spec")

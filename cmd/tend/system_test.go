@@ -27,8 +27,11 @@ import (
 const systemSpecs = "../../testdata/e2e/system"
 
 // journalPath is where tend journals the notifications a run has not
-// delivered yet.
-const journalPath = "/var/lib/tend/pending-notifications"
+// delivered yet: in the test's state directory (see testStateDir), named
+// after the host.
+func journalPath(t *testing.T, host string) string {
+	return testStateDir(t) + "/pending-notifications." + host
+}
 
 // hostNames returns the names of hosts as HCL string literals.
 func hostNames(hosts []*testhost.Host) string {
@@ -247,8 +250,9 @@ func TestSystemLostRestart(t *testing.T) {
 	if body, err := httpGet(h.AppPort); err != nil || body != "v1 from "+h.Name+"\n" {
 		t.Errorf("after the failed run nginx answers %q, %v; want the old site", body, err)
 	}
-	if out, _, err := h.Run("cat", journalPath); err != nil || !strings.Contains(out, "service[nginx]") {
-		t.Fatalf("the journal %s does not hold service[nginx] after the failed run: %q, %v", journalPath, out, err)
+	journal := journalPath(t, h.Name)
+	if out, _, err := h.Run("cat", journal); err != nil || !strings.Contains(out, "service[nginx]") {
+		t.Fatalf("the journal %s does not hold service[nginx] after the failed run: %q, %v", journal, out, err)
 	}
 
 	// Fixed spec: the file no longer differs, but the plan shows the
@@ -267,8 +271,8 @@ func TestSystemLostRestart(t *testing.T) {
 		t.Errorf("nginx was not restarted by the run after the failed one: MainPID still %s", pid)
 	}
 	checkNginx(t, h, "v2 from "+h.Name+"\n")
-	if _, _, err := h.Run("test", "!", "-e", journalPath); err != nil {
-		t.Errorf("the journal %s is left after the notification was delivered", journalPath)
+	if _, _, err := h.Run("test", "!", "-e", journal); err != nil {
+		t.Errorf("the journal %s is left after the notification was delivered", journal)
 	}
 	if r = tend(t, "plan", "--detailed-exitcode", "-i", inv, spec); r.code != 0 {
 		t.Errorf("plan after the delivery:\n%s", r)
