@@ -167,6 +167,7 @@ func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, gra
 		Prune:      p.prune,
 		StateDir:   f.stateDir,
 		PruneRoles: pruneRoles,
+		Revision:   f.revision,
 		Log:        log,
 	})
 	out := cmd.OutOrStdout()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/engine/report"
+	"github.com/tendhq/tend/engine/source"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/inventory/local"
 	"github.com/tendhq/tend/inventory/ssh"
@@ -55,6 +57,12 @@ type runFlags struct {
 	varFiles  []string
 	tofu      bool
 	stateDir  string
+	// repo, ref and repoPath fetch the specs from Git instead of a
+	// directory; revision is what load fetched ("" for a directory).
+	repo     string
+	ref      string
+	repoPath string
+	revision string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -66,6 +74,9 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.vars, "var", nil, "set a variable: NAME=VALUE (repeatable)")
 	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
 	fl.StringVar(&f.stateDir, "state-dir", "", "tend's state directory on the hosts: manifest and pending notifications (default /var/lib/tend)")
+	fl.StringVar(&f.repo, "repo", "", "read the specs from this Git repository (https, ssh, file:// or a path) instead of SPEC_DIR")
+	fl.StringVar(&f.ref, "ref", "", "with --repo: a branch, tag or commit (default: the remote's HEAD branch)")
+	fl.StringVar(&f.repoPath, "path", "", "with --repo: the spec directory inside the repository")
 	fl.BoolVar(&f.tofu, "trust-on-first-use", false, "accept and record the host keys of hosts not in known_hosts (a changed key is always refused)")
 }
 
@@ -86,13 +97,11 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 	if f.parallel < 1 {
 		return nil, &exitError{code: 1, err: fmt.Errorf("--parallel must be at least 1, not %d", f.parallel)}
 	}
-	if st, err := os.Stat(specDir); err != nil || !st.IsDir() {
-		if err == nil {
-			err = fmt.Errorf("not a directory")
-		}
-		return nil, &exitError{code: 1, err: fmt.Errorf("spec directory %s: %w", specDir, err)}
+	specs, err := f.specFS(specDir)
+	if err != nil {
+		return nil, err
 	}
-	cfg, diags := config.Load(os.DirFS(specDir), ".")
+	cfg, diags := config.Load(specs, ".")
 	l.cfg = cfg
 	l.diags = append(l.diags, diags...)
 	for _, vf := range f.varFiles {
@@ -148,6 +157,33 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 		return nil, &exitError{code: 1, err: fmt.Errorf("no inventory: give one with -i FILE, or use --local to converge this machine")}
 	}
 	return l, nil
+}
+
+// specFS is the spec tree: the directory, or with --repo the tree of the
+// fetched revision (recorded in f.revision).
+func (f *runFlags) specFS(specDir string) (fs.FS, error) {
+	if f.repo == "" {
+		if f.ref != "" || f.repoPath != "" {
+			return nil, &exitError{code: 1, err: fmt.Errorf("--ref and --path need --repo")}
+		}
+		if st, err := os.Stat(specDir); err != nil || !st.IsDir() {
+			if err == nil {
+				err = fmt.Errorf("not a directory")
+			}
+			return nil, &exitError{code: 1, err: fmt.Errorf("spec directory %s: %w", specDir, err)}
+		}
+		return os.DirFS(specDir), nil
+	}
+	src, err := source.New(source.Spec{URL: f.repo, Ref: f.ref, Path: f.repoPath}, zap.NewNop())
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	snap, err := src.Fetch(context.Background())
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	f.revision = snap.Revision.String()
+	return snap.FS, nil
 }
 
 // localHost is the host --local stands for when there is no inventory.
