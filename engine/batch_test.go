@@ -89,7 +89,7 @@ func TestBatchAppliedOnce(t *testing.T) {
   }
 `)
 	for i := 0; i < 5; i++ {
-		fmt.Fprintf(&spec, "  test_touch \"t%d\" {\n    path = \"${host.vars.root}/d/t%d\"\n  }\n", i, i)
+		fmt.Fprintf(&spec, "  test_touch \"t%d\" {\n    path       = \"${host.vars.root}/d/t%d\"\n    depends_on = [directory[\"d\"]]\n  }\n", i, i)
 	}
 	spec.WriteString("}\n")
 	graphs := compile(t, spec.String(), root)

@@ -45,6 +45,10 @@ type Options struct {
 	// prune = true, config.Role.Prune); an orphan is of the role its
 	// manifest entry records.
 	PruneRoles map[string]bool
+	// LockTimeout bounds how long an apply waits for the host's lock,
+	// which another tend run applying on the same host holds (default
+	// DefaultLockTimeout). Only a run with changes to apply takes it.
+	LockTimeout time.Duration
 	// Revision is recorded in the report, e.g. "main@sha1:<hex>".
 	Revision string
 	Log      *zap.Logger
@@ -59,6 +63,9 @@ func (o *Options) defaults() {
 	}
 	if o.FetchLimit <= 0 {
 		o.FetchLimit = 1 << 20
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = DefaultLockTimeout
 	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
@@ -194,6 +201,17 @@ func (h *hostRun) run(ctx context.Context) error {
 		// Nothing to apply, but the manifest may lack resources that
 		// were converged already, or list orphans that are gone.
 		return h.recordManifest(ctx, obs, nil)
+	}
+
+	// One apply at a time per host: the lock is held until the manifest
+	// is recorded.
+	l, err := h.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.release()
+	if err := h.recheck(ctx, probe, obs); err != nil {
+		return err
 	}
 
 	t0 = time.Now()

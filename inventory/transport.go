@@ -20,6 +20,12 @@ type Cmd struct {
 	// NoBecome runs the command as the login user even when the host is
 	// configured to become another user.
 	NoBecome bool
+	// Stdout, when non-nil, receives the program's standard output as it
+	// is produced instead of it being buffered: Result.Stdout is then
+	// empty. It lets a caller react to a long-running command (the
+	// engine's per-host lock waits for "locked"). Run calls Write from
+	// one goroutine at a time.
+	Stdout io.Writer
 }
 
 // Result is the outcome of a Cmd that ran to completion. A non-zero exit

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -97,9 +98,21 @@ func (t *Transport) Run(ctx context.Context, cmd inventory.Cmd) (*inventory.Resu
 	}
 	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	c.Env = env
-	c.Stdin = cmd.Stdin
+	var stdin io.WriteCloser
+	if cmd.Stdin != nil {
+		// Our own copy, as the SSH transport does: Run returns when the
+		// command exits, even if cmd.Stdin has not ended (a pipe the
+		// caller keeps open, like the engine's host lock).
+		var err error
+		if stdin, err = c.StdinPipe(); err != nil {
+			return nil, fmt.Errorf("run %s on %s: %w", prog, t.name, err)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
+	if cmd.Stdout != nil {
+		c.Stdout = cmd.Stdout
+	}
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.Cancel = func() error {
 		// The group's ID is the command's PID: this reaches its children
@@ -110,7 +123,16 @@ func (t *Transport) Run(ctx context.Context, cmd inventory.Cmd) (*inventory.Resu
 
 	t.execs.Add(1)
 	start := time.Now()
-	err := c.Run()
+	err := c.Start()
+	if err == nil {
+		if stdin != nil {
+			go func() {
+				_, _ = io.Copy(stdin, cmd.Stdin)
+				_ = stdin.Close()
+			}()
+		}
+		err = c.Wait()
+	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}

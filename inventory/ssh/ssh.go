@@ -360,6 +360,9 @@ func (t *Transport) Run(ctx context.Context, cmd inventory.Cmd) (*inventory.Resu
 	}
 	var stdout, stderr bytes.Buffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
+	if cmd.Stdout != nil {
+		sess.Stdout = cmd.Stdout
+	}
 	var stdin io.WriteCloser
 	if cmd.Stdin != nil {
 		// Our own copy, so that a command that exits without reading its
