@@ -7,9 +7,9 @@ export PATH="/usr/local/go/bin:$PATH"
 mkdir -p bin
 go build -o bin/tend ./cmd/tend
 spec=examples/quickstart
-# tend's own state (the manifest of what it manages, pending notifications)
-# stays inside the demo directory too.
-state=(--state-dir /tmp/tend-quickstart/.tend)
+# tend's own state (the manifest of what it manages, pending notifications,
+# the host lock) stays in the demo directory too, beside what it manages.
+state=(--state-dir /tmp/tend-quickstart/state)
 echo "== tend plan --local ${state[*]} $spec"
 bin/tend plan --local "${state[@]}" "$spec"
 echo
@@ -19,5 +19,5 @@ echo
 echo "== tend plan --local --detailed-exitcode ${state[*]} $spec   (expect: No changes, exit 0)"
 bin/tend plan --local --detailed-exitcode "${state[@]}" "$spec"
 echo
-echo "Converged. Look at /tmp/tend-quickstart; edit a file there and run:"
+echo "Converged. Look at /tmp/tend-quickstart/demo; edit a file there and run:"
 echo "  bin/tend plan --local ${state[*]} $spec"

@@ -111,7 +111,8 @@ func TestQuickstartLocal(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "qs")
 	spec := "../../examples/quickstart"
 	v := "--var=root=" + root
-	stateDir := "--state-dir=" + filepath.Join(root, ".tend")
+	// Beside the managed tree, not in it: taking the host lock creates it.
+	stateDir := "--state-dir=" + filepath.Join(filepath.Dir(root), "state")
 
 	r := tend(t, "plan", "--local", v, stateDir, spec)
 	if r.code != 0 || !strings.Contains(r.stdout, "Plan: 1 hosts, 6 to create, 0 to update, 0 to delete.") &&

@@ -1,9 +1,10 @@
 # The quickstart: converge this machine through the local transport.
-# Everything it touches is under var.root (default /tmp/tend-quickstart).
+# It manages var.root (default /tmp/tend-quickstart/demo); tend keeps its
+# state beside it (scripts/quickstart.sh passes --state-dir).
 
 variable "root" {
   type    = string
-  default = "/tmp/tend-quickstart"
+  default = "/tmp/tend-quickstart/demo"
 }
 
 variable "http_port" {
