@@ -237,22 +237,31 @@ func (cp *compilation) declValue(mi *modInst, addr resources.Addr, cyc bool) cty
 	if di == nil {
 		return cty.DynamicVal
 	}
-	switch di.mode {
+	return repeatedValue(di.mode, di.list,
+		func(in *instance) string { return in.name },
+		func(in *instance) cty.Value { return cp.instValue(in, cyc) })
+}
+
+// repeatedValue shapes the values of a block's instances as expressions
+// see them: the one value of a single block, an object by key for
+// for_each, a tuple for count, unknown otherwise.
+func repeatedValue[T any](mode repeatMode, list []T, name func(T) string, value func(T) cty.Value) cty.Value {
+	switch mode {
 	case single:
-		return cp.instValue(di.list[0], cyc)
+		return value(list[0])
 	case forEachMode:
-		m := make(map[string]cty.Value, len(di.list))
-		for _, in := range di.list {
-			m[in.name] = cp.instValue(in, cyc)
+		m := make(map[string]cty.Value, len(list))
+		for _, x := range list {
+			m[name(x)] = value(x)
 		}
 		return cty.ObjectVal(m)
 	case countMode:
-		if len(di.list) == 0 {
+		if len(list) == 0 {
 			return cty.EmptyTupleVal
 		}
-		l := make([]cty.Value, len(di.list))
-		for i, in := range di.list {
-			l[i] = cp.instValue(in, cyc)
+		l := make([]cty.Value, len(list))
+		for i, x := range list {
+			l[i] = value(x)
 		}
 		return cty.TupleVal(l)
 	}
@@ -266,26 +275,9 @@ func (cp *compilation) callValue(mi *modInst, name string, cyc bool) cty.Value {
 	if ci == nil {
 		return cty.DynamicVal
 	}
-	switch ci.mode {
-	case single:
-		return cp.outputs(ci.list[0], cyc)
-	case forEachMode:
-		m := make(map[string]cty.Value, len(ci.list))
-		for _, child := range ci.list {
-			m[child.name] = cp.outputs(child, cyc)
-		}
-		return cty.ObjectVal(m)
-	case countMode:
-		if len(ci.list) == 0 {
-			return cty.EmptyTupleVal
-		}
-		l := make([]cty.Value, len(ci.list))
-		for i, child := range ci.list {
-			l[i] = cp.outputs(child, cyc)
-		}
-		return cty.TupleVal(l)
-	}
-	return cty.DynamicVal
+	return repeatedValue(ci.mode, ci.list,
+		func(child *modInst) string { return child.name },
+		func(child *modInst) cty.Value { return cp.outputs(child, cyc) })
 }
 
 // outputs evaluates the outputs of module instance mi into an object.
