@@ -61,7 +61,21 @@ func (a *Agent) driftAt(ctx context.Context, hash string, hosts []string) error 
 	if a.isClosing() {
 		return nil
 	}
-	run := a.engineRun(c.selectHosts(hosts), c, false)
+	// A sync or rollback may have moved hosts to another revision while
+	// this check waited for the lock: check only those still applied at
+	// hash, or the hosts would be "healed" back to what they just left.
+	a.mu.Lock()
+	still := hosts[:0:0]
+	for _, h := range hosts {
+		if ap, ok := a.applied[h]; ok && ap.Hash == hash {
+			still = append(still, h)
+		}
+	}
+	a.mu.Unlock()
+	if len(still) == 0 {
+		return nil
+	}
+	run := a.engineRun(c.selectHosts(still), c, false)
 	allowed := Allowed(a.cfg.Windows, a.now())
 	var drifts []*store.Drift
 	var heal []string
@@ -86,7 +100,11 @@ func (a *Agent) driftAt(ctx context.Context, hash string, hosts []string) error 
 		if d == nil {
 			delete(a.driftSeen, h.Name)
 			if st.Reason == ReasonDrift {
+				// The drift is gone: in sync, unless Git moved on.
 				st.Status, st.Reason = StatusSynced, ""
+				if a.head != nil && a.head.Revision.Hash != hash {
+					st.Status, st.Reason = StatusOutOfSync, ReasonNewRevision
+				}
 			}
 			continue
 		}
