@@ -62,7 +62,12 @@ type runFlags struct {
 	repo     string
 	ref      string
 	repoPath string
-	revision string
+	// repoSSHKey and repoKnownHosts authenticate an ssh --repo; an https
+	// token comes from $TEND_GIT_TOKEN (never a flag: it would show in
+	// process lists and shell history).
+	repoSSHKey     string
+	repoKnownHosts string
+	revision       string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -77,6 +82,8 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.repo, "repo", "", "read the specs from this Git repository (https, ssh, file:// or a path) instead of SPEC_DIR")
 	fl.StringVar(&f.ref, "ref", "", "with --repo: a branch, tag or commit (default: the remote's HEAD branch)")
 	fl.StringVar(&f.repoPath, "path", "", "with --repo: the spec directory inside the repository")
+	fl.StringVar(&f.repoSSHKey, "repo-ssh-key", "", "with an ssh --repo: the private key file (default: ssh-agent)")
+	fl.StringVar(&f.repoKnownHosts, "repo-known-hosts", "", "with an ssh --repo: the known_hosts file to check the server's key against")
 	fl.BoolVar(&f.tofu, "trust-on-first-use", false, "accept and record the host keys of hosts not in known_hosts (a changed key is always refused)")
 }
 
@@ -174,7 +181,13 @@ func (f *runFlags) specFS(specDir string) (fs.FS, error) {
 		}
 		return os.DirFS(specDir), nil
 	}
-	src, err := source.New(source.Spec{URL: f.repo, Ref: f.ref, Path: f.repoPath}, zap.NewNop())
+	auth := source.Auth{
+		Token:      os.Getenv("TEND_GIT_TOKEN"),
+		SSHKeyFile: f.repoSSHKey,
+		UseAgent:   f.repoSSHKey == "",
+		KnownHosts: f.repoKnownHosts,
+	}
+	src, err := source.New(source.Spec{URL: f.repo, Ref: f.ref, Path: f.repoPath, Auth: auth}, zap.NewNop())
 	if err != nil {
 		return nil, &exitError{code: 1, err: err}
 	}

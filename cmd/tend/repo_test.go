@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tendhq/tend/internal/sshtest"
 )
 
 // gitRepo makes a bare repository (HEAD main) holding files, committed with
@@ -91,5 +94,25 @@ role "all" {
 	}
 	if _, err := os.Stat(filepath.Join(root, "motd")); !os.IsNotExist(err) {
 		t.Fatalf("plan wrote the file: %v", err)
+	}
+}
+
+// TestRepoOverSSH: --repo over ssh with --repo-ssh-key and
+// --repo-known-hosts; a server missing from known_hosts is refused.
+func TestRepoOverSSH(t *testing.T) {
+	bare, hash := gitRepo(t, map[string]string{
+		"main.hcl": "role \"all\" {\n  hosts = [\"*\"]\n  file \"x\" {\n    path    = \"/nonexistent-tend-repo-test/x\"\n    content = \"x\"\n  }\n}\n",
+	})
+	srv := sshtest.Start(t, 1)[0]
+	url := fmt.Sprintf("ssh://root@127.0.0.1:%d%s", srv.Port, bare)
+	r := tend(t, "plan", "--local", "-o", "json", "--repo", url, "--repo-ssh-key", srv.ClientKeyFile, "--repo-known-hosts", srv.KnownHostsFile)
+	if r.code != 0 || !strings.Contains(r.stdout, `"revision": "main@sha1:`+hash) {
+		t.Fatalf("plan over ssh:\n%s", r)
+	}
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	writeFile(t, empty, "")
+	r = tend(t, "plan", "--local", "--repo", url, "--repo-ssh-key", srv.ClientKeyFile, "--repo-known-hosts", empty)
+	if r.code != 1 {
+		t.Fatalf("an unknown server key was accepted:\n%s", r)
 	}
 }
