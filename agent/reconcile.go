@@ -379,9 +379,15 @@ func (a *Agent) apply(c *compiled, hosts []string, trigger store.Trigger, by str
 		sort.Strings(roles)
 	}
 	rec := syncRecord(c.rev, trigger, by, roles)
+	// The hosts are recorded from the start, so that a sync cut short by
+	// a crash still says which hosts it was changing.
+	for _, h := range hosts {
+		rec.Hosts = append(rec.Hosts, store.HostResult{Name: h, Result: store.ResultRunning})
+	}
 	if err := a.hist.BeginSync(rec); err != nil {
 		return nil, fmt.Errorf("record sync of %s: %w", c.rev, err)
 	}
+	rec.Hosts = nil // filled in with the outcome below
 	log := a.log.With(zap.Uint64("sync", rec.ID), zap.Stringer("revision", c.rev), zap.String("trigger", string(trigger)))
 	log.Info("sync started", zap.Strings("hosts", hosts))
 	// Not cancelled by shutdown (applyCtx): a host is never left halfway.
