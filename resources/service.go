@@ -330,18 +330,9 @@ func (r *Service) Notify(ctx context.Context, t *Target, how string) error {
 	if r.state == "stopped" || (r.masked != nil && *r.masked) {
 		return nil
 	}
-	if t.Applied != nil {
-		for _, c := range t.Applied() {
-			if c == nil || c.Addr != r.addr {
-				continue
-			}
-			for _, a := range c.Attrs {
-				if a.Name == "state" && a.After == "running" {
-					return nil
-				}
-			}
-		}
-	}
+	// A service started in this same run is restarted all the same: its
+	// start may have been a no-op (a package's install script started it
+	// already, with the stock configuration), and a restart costs little.
 	if needsReload(t) {
 		if err := daemonReload(ctx, t); err != nil {
 			return err
