@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 mkdir -p bin
-go build -o bin/tend ./cmd/tend
+# -buildvcs=auto: tend version names the commit (some machines default to false)
+go build -buildvcs=auto -o bin/tend ./cmd/tend
 spec=examples/quickstart
 # tend's own state (the manifest of what it manages, pending notifications,
 # the host lock) stays in the demo directory too, beside what it manages.
