@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"net"
 )
 
 // Cmd is one remote execution: an argv, never a shell string. The transport
@@ -85,4 +86,15 @@ type FileSystem interface {
 	Remove(path string) error
 	// RemoveAll removes path and, for a directory, everything below it.
 	RemoveAll(path string) error
+}
+
+// Dialer is a Transport that can open a TCP connection from the host itself,
+// as the host sees the network: the SSH transport opens a direct-tcpip
+// channel over its one connection (no new handshake, nothing installed on
+// the host), the local transport dials directly. Health checks use it to
+// reach http://127.0.0.1:PORT on the host.
+type Dialer interface {
+	// DialContext connects to addr ("host:port") from the host; network is
+	// "tcp".
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }

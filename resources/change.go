@@ -57,6 +57,14 @@ type Change struct {
 	// /srv/done exists"), a refresh_only exec ("runs only when notified").
 	// Plans show it next to the resource; "" for most changes.
 	Reason string
+	// Headline, when set, follows the address on the resource's plan line:
+	// a release prints "~ release[shop]: v1.2.0 -> v1.3.0".
+	Headline string
+	// Steps say, in order, what Apply will run on the host for this change
+	// when that is more than setting the attributes: a release's upload,
+	// unpack, before_switch commands, switch, restart and health check.
+	// Plans list them under the resource.
+	Steps []string
 }
 
 // AttrChange is one attribute's before and after as plain strings (renderers

@@ -220,3 +220,14 @@ func Kinds() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Preparer is a resource with work to do on the control host before any
+// host is contacted: a release fetches its artifact and checks its sha256.
+// The engine calls Prepare for every Preparer of every host graph before it
+// dials a host (each distinct resource once); when one fails, the run stops
+// there and no host is touched. Prepare must be safe for concurrent use and
+// cheap when called again (artifacts are cached).
+type Preparer interface {
+	Resource
+	Prepare(ctx context.Context) error
+}
