@@ -43,6 +43,7 @@ const (
 	qUnit      queryType = 'S' // a systemd unit's state (section svc)
 	qCommand   queryType = 'x' // a guard command's exit status
 	qContent   queryType = 'c' // a small file's content, base64 (probe_content.go)
+	qRelease   queryType = 'r' // a release directory: current, releases, history (probe_release.go)
 )
 
 // sectionOf names the batched section that answers a query type, "" for
@@ -191,6 +192,9 @@ printf 'F user %s\nF uid %s\n' "$(id -un)" "$(id -u)"
 for s in /usr/lib/openssh/sftp-server /usr/libexec/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server /usr/lib/sftp-server; do
   if [ -x "$s" ]; then printf 'F sftp_server %s\n' "$s"; break; fi
 done
+for t in curl wget zstd unzip; do
+  if command -v "$t" >/dev/null 2>&1; then printf 'F tool %s\n' "$t"; fi
+done
 c=$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null)
 case $c in ''|*[!0-9]*) ;; *) printf 'F cpus %s\n' "$c" ;; esac
 if [ -r /proc/meminfo ]; then
@@ -255,6 +259,35 @@ readcontent() {
   else absent_or_error "$1" "$2"
   fi
 }
+# relstate BASE NUMBER reports a release directory: where BASE/current
+# points, every directory in BASE/releases with the first line of its
+# .tend-release marker (empty for a release that is not complete), and the
+# lines of BASE/.tend-history; one readlink is the only process.
+relstate() {
+  if [ ! -e "$1" ] && [ ! -L "$1" ]; then absent_or_error "$1" "$2"; return; fi
+  if [ -L "$1" ] || [ ! -d "$1" ]; then printf 'R %s error %s is not a directory\n' "$2" "$1"; return; fi
+  if [ -L "$1/current" ]; then
+    if rs_c=$(readlink -- "$1/current" 2>&1); then printf 'R %s current %s\n' "$2" "$(oneline "$rs_c")"
+    else printf 'R %s error readlink %s/current: %s\n' "$2" "$1" "$(oneline "$rs_c")"; return; fi
+  elif [ -e "$1/current" ]; then printf 'R %s error %s/current is not a symlink\n' "$2" "$1"; return
+  fi
+  rs_k=0
+  if [ -d "$1/releases" ]; then
+    set +f
+    for rs_d in "$1"/releases/*; do
+      [ -d "$rs_d" ] && [ ! -L "$rs_d" ] || continue
+      rs_m=
+      [ ! -f "$rs_d/.tend-release" ] || IFS= read -r rs_m < "$rs_d/.tend-release" || :
+      printf 'R %s rel %s %s\n' "$2" "${rs_d##*/}" "$rs_m"
+      rs_k=$((rs_k+1))
+    done
+    set -f
+  fi
+  if [ -f "$1/.tend-history" ]; then
+    while IFS= read -r rs_l || [ -n "$rs_l" ]; do printf 'R %s hist %s\n' "$2" "$rs_l"; done < "$1/.tend-history"
+  fi
+  printf 'R %s releases %s\n' "$2" "$rs_k"
+}
 nl='
 '
 # From here on, lists split on newlines only and never glob: paths are data.
@@ -298,6 +331,7 @@ for q in $qs; do
   S) su=$su$a$nl ;;
   x) set -- "$n"; xa=$a ;;
   c) readcontent "$a" "$n" ;;
+  r) relstate "$a" "$n" ;;
   *) printf 'R %s error unknown query type\n' "$n" ;;
   esac
   n=$((n+1))
@@ -520,6 +554,19 @@ type Facts struct {
 	// is newer. It is -1 when the host has no package lists or is not an
 	// apt host.
 	AptCacheAge int64
+	// Tools are the helper programs the host has among curl, wget, zstd
+	// and unzip (for release artifacts), in that order.
+	Tools []string
+}
+
+// HasTool reports whether the host has the program name (see Tools).
+func (f *Facts) HasTool(name string) bool {
+	for _, t := range f.Tools {
+		if t == name {
+			return true
+		}
+	}
+	return false
 }
 
 // FileType is the type of an observed path.
@@ -584,6 +631,7 @@ type Observed struct {
 	units      map[string]*UnitState
 	sections   map[string]*section
 	contents   map[string]*contentState
+	releases   map[string]*ReleaseState
 }
 
 // PasswdEntry is a user's passwd entry (no password field: tend never
@@ -792,6 +840,7 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 		units:      map[string]*UnitState{},
 		sections:   map[string]*section{},
 		contents:   map[string]*contentState{},
+		releases:   map[string]*ReleaseState{},
 	}
 	o.Facts.AptCacheAge = -1
 	seen := make([]bool, len(p.queries))
@@ -865,6 +914,9 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 		return nil, err
 	}
 	for _, q := range p.queries {
+		if s := o.releases[q.arg]; q.typ == qRelease && s != nil && s.Err == "" && s.Exists && s.count != len(s.Dirs) {
+			return nil, fmt.Errorf("probe reply has %d releases in %s, announced %d", len(s.Dirs), q.arg, s.count)
+		}
 		if k := o.keys[q.arg]; q.typ == qKeys && k.Exists && k.Err == "" && (!k.hasCount || k.count != len(k.Lines)) {
 			return nil, fmt.Errorf("probe reply has %d authorized_keys lines of user %s, announced %d", len(k.Lines), q.arg, k.count)
 		}
@@ -918,6 +970,8 @@ func (f *Facts) set(k, v string) error {
 		f.UID = n
 	case "sftp_server":
 		f.SFTPServer = v
+	case "tool":
+		f.Tools = append(f.Tools, v)
 	case "cpus", "memory_mb", "apt_cache_age":
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < -1 {
@@ -1006,6 +1060,8 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 		return o.recordSystem(q, rtype, val, primary)
 	case qContent:
 		return o.recordContent(q, rtype, val, primary)
+	case qRelease:
+		return o.recordRelease(q, rtype, val, primary)
 	case qUser, qGroup:
 		m := o.users
 		if q.typ == qGroup {

@@ -193,6 +193,13 @@ type Kind struct {
 	// Blocks lists the nested block types the kind accepts; most kinds
 	// have none.
 	Blocks []NestedSchema
+	// Links lists the attributes that name one other resource of the host
+	// which this one drives, such as a release's service (restarted after
+	// the switch). A link is a static reference (service.app), not an
+	// evaluated value: the linked resource applies after this one, this
+	// one after everything the linked one depends on, and the kind gets
+	// it through Linker.Link once every resource of the host is built.
+	Links []string
 	// New validates b and builds the resource. Diagnostics point at the
 	// offending attribute's range.
 	New func(b *Block) (Resource, hcl.Diagnostics)
@@ -219,6 +226,14 @@ func Kinds() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Linker is a resource of a kind with Links. Link is called once per link
+// attribute with the resource it names; an error (the wrong kind of
+// resource, say) is reported at the attribute.
+type Linker interface {
+	Resource
+	Link(attr string, target Resource) error
 }
 
 // Preparer is a resource with work to do on the control host before any

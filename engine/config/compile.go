@@ -18,6 +18,10 @@ import (
 // the dependencies between them.
 type HostGraph struct {
 	Host *inventory.Host
+	// Roles are the names of the roles that select the host, in
+	// declaration order (files in name order); the engine puts the host in
+	// the rollout of the first of them that has a rollout block.
+	Roles []string
 	// Nodes are in topological order, dependencies first, ties broken by
 	// address string; the same spec gives the same order on every run.
 	Nodes []*Node
@@ -77,7 +81,7 @@ func (c *Config) Compile(h *inventory.Host, vars map[string]Value) (*HostGraph, 
 	if c.UsesFacts() {
 		// Check with unknown facts (as Validate does with unknowns).
 		_, diags := c.compile(h, hostValue(h, cty.DynamicVal), roles, vars, true)
-		hg := &HostGraph{Host: h, Graph: graph.New[string]()}
+		hg := &HostGraph{Host: h, Roles: roleNames(roles), Graph: graph.New[string]()}
 		hg.Deferred = func(facts cty.Value) (*HostGraph, hcl.Diagnostics) {
 			return c.compile(h, hostValue(h, facts), roles, vars, false)
 		}
@@ -166,6 +170,15 @@ func (c *Config) Validate(vars map[string]Value) hcl.Diagnostics {
 	return diags
 }
 
+// roleNames returns the names of roles, in their order.
+func roleNames(roles []*Role) []string {
+	names := make([]string, 0, len(roles))
+	for _, r := range roles {
+		names = append(names, r.Name)
+	}
+	return names
+}
+
 // diagKey identifies a diagnostic for removing the copies that every role
 // (or host, or instance) reports for a shared problem.
 func diagKey(d *hcl.Diagnostic) string {
@@ -229,6 +242,16 @@ type compilation struct {
 	// notifies maps a notifier's key to its receivers' keys, with where
 	// each notification was written.
 	notifies map[string][]notification
+	// links maps a resource's key to the resources its link attributes
+	// name (resources.Kind.Links).
+	links map[string][]linkTarget
+}
+
+// linkTarget is one resolved link of a resource: its attribute, the linked
+// instance's key and where the link was written.
+type linkTarget struct {
+	attr, key string
+	rng       hcl.Range
 }
 
 // notification is one notifier -> receiver pair of a host.
@@ -347,7 +370,7 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	// which is the order HostGraph.Nodes promises (ties by address).
 	keys, cyclic := evalOrder(g)
 	cp.cyclic = cyclic
-	hg := &HostGraph{Host: h, Graph: g}
+	hg := &HostGraph{Host: h, Roles: roleNames(roles), Graph: g}
 	for _, k := range keys {
 		in := cp.byKey[k]
 		n := &Node{Addr: in.addr, Role: in.roleName(), DeclRange: in.decl.block.DefRange}
@@ -360,6 +383,7 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	}
 	cp.checkOutputs(root)
 	cp.pathEdges(hg)
+	cp.linkEdges(hg)
 	cp.notifications(hg)
 	for _, n := range hg.Nodes {
 		for _, d := range n.Deps {
@@ -436,7 +460,77 @@ func (cp *compilation) buildGraph() *graph.Graph[string] {
 			}
 		}
 	}
+	// Links: the linked resource applies after the linking one (a
+	// release restarts its service); linkEdges adds the rest once the
+	// implicit edges are known.
+	cp.links = map[string][]linkTarget{}
+	for _, in := range cp.insts {
+		for _, l := range in.decl.links {
+			ts, ok := cp.targets(in.mi, l.ref, true)
+			if len(ts) > 1 {
+				*in.diags = append(*in.diags, errorAt(l.ref.rng, "Invalid "+l.attr,
+					"%s names %d instances; it must name one, such as %s[0] or %s[\"key\"].", l.ref.text(), len(ts), l.ref.text(), l.ref.text()))
+				continue
+			}
+			for _, t := range ts {
+				g.Connect(t.key, in.key)
+				cp.because(t.key, in.key, EdgeNotify)
+				cp.links[in.key] = append(cp.links[in.key], linkTarget{attr: l.attr, key: t.key, rng: l.ref.rng})
+			}
+			if !ok && !cp.validate {
+				*in.diags = append(*in.diags, cp.notOnHost(l.ref, in.decl.addr.String()))
+			}
+		}
+	}
 	return g
+}
+
+// linkEdges makes each resource with a link apply after what the linked
+// resource depends on (a release after its service's unit file and user),
+// and hands it the linked resource (resources.Linker). It runs after
+// pathEdges, which adds such implicit dependencies.
+func (cp *compilation) linkEdges(hg *HostGraph) {
+	nodes := map[string]*Node{}
+	for _, n := range hg.Nodes {
+		nodes[n.Addr.String()] = n
+	}
+	added := false
+	for _, n := range hg.Nodes {
+		from := n.Addr.String()
+		for _, l := range cp.links[from] {
+			tn := nodes[l.key]
+			if tn == nil {
+				continue
+			}
+			for _, d := range hg.Graph.DependsOn(l.key) {
+				if d == from || reaches(hg.Graph, d, from) || slices.Contains(hg.Graph.DependsOn(from), d) {
+					continue
+				}
+				hg.Graph.Connect(from, d)
+				cp.because(from, d, EdgePath)
+				n.Deps = append(n.Deps, nodes[d].Addr)
+				added = true
+			}
+			slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
+			lk, ok := n.Resource.(resources.Linker)
+			if !ok || tn.Resource == nil {
+				continue // errors of their own are reported
+			}
+			if err := lk.Link(l.attr, tn.Resource); err != nil {
+				cp.diags = append(cp.diags, errorAt(l.rng, "Invalid "+l.attr, "%s", err.Error()))
+			}
+		}
+	}
+	if !added {
+		return
+	}
+	if order, err := hg.Graph.Order(); err == nil {
+		pos := map[string]int{}
+		for i, k := range order {
+			pos[k] = i
+		}
+		slices.SortStableFunc(hg.Nodes, func(a, b *Node) int { return pos[a.Addr.String()] - pos[b.Addr.String()] })
+	}
 }
 
 // notifications fills in Node.Notify once the resources are built, and

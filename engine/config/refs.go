@@ -335,6 +335,13 @@ func (m *module) checkResourceRefs(d *resourceDecl) hcl.Diagnostics {
 	d.dependsOn = m.checkDependsOn(d.dependsOn, &diags)
 	d.notify = m.checkNotify(d.notify, &diags)
 	d.subscribe = m.checkNotify(d.subscribe, &diags)
+	var links []link
+	for _, l := range d.links {
+		if kept := m.checkDependsOn([]ref{l.ref}, &diags); len(kept) == 1 {
+			links = append(links, link{attr: l.attr, ref: kept[0]})
+		}
+	}
+	d.links = links
 	if d.when != nil {
 		ws := scope{what: "The when condition of " + of, allowed: repeatRule, each: d.forEach != nil, count: d.count != nil}
 		if m.checkExpr(ws, d.when.Expr.Variables(), &diags).bad {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"slices"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
 
@@ -34,12 +36,22 @@ type resourceDecl struct {
 	// condition evaluated per instance: false leaves the instance out.
 	notify, subscribe []ref
 	when              *hcl.Attribute
+	// links are the kind's link attributes (resources.Kind.Links) that
+	// are set, each a static reference to one resource.
+	links []link
 	// bad names the attributes whose expressions refer to something
 	// undeclared (reported by Load); they are not evaluated. badNested is
 	// the same for the nested blocks, badRepeat for for_each and count.
 	bad       map[string]bool
 	badNested bool
 	badRepeat bool
+}
+
+// link is one link attribute of a resource block: a static reference to the
+// resource it drives.
+type link struct {
+	attr string
+	ref  ref
 }
 
 // repeated reports whether d makes instances with keys.
@@ -59,6 +71,9 @@ func resourceSchema(kind *resources.Kind) *hcl.BodySchema {
 		}
 	}
 	for _, n := range metaArgs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: n})
+	}
+	for _, n := range kind.Links {
 		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: n})
 	}
 	for _, b := range kind.Blocks {
@@ -138,6 +153,14 @@ func (m *module) decodeResource(r *Role, b *hcl.Block) (*resourceDecl, hcl.Diagn
 		case "count":
 			d.count = a
 		default:
+			if slices.Contains(kind.Links, n) {
+				var r *ref
+				r, diags = decodeLink(a, diags)
+				if r != nil {
+					d.links = append(d.links, link{attr: n, ref: *r})
+				}
+				continue
+			}
 			d.attrs[n] = a
 		}
 	}
@@ -190,6 +213,27 @@ func (d *resourceDecl) nestedTraversals() []hcl.Traversal {
 		out = append(out, vs...)
 	}
 	return out
+}
+
+// decodeLink reads a link attribute: one static reference to a resource,
+// such as service.app or service.web["a"].
+func decodeLink(a *hcl.Attribute, diags hcl.Diagnostics) (*ref, hcl.Diagnostics) {
+	bad := func() (*ref, hcl.Diagnostics) {
+		return nil, append(diags, errorAt(a.Expr.Range(), "Invalid "+a.Name,
+			"%s must name one resource of the host, such as service.app or service[\"app\"], written literally.", a.Name))
+	}
+	t, ds := hcl.AbsTraversalForExpr(a.Expr)
+	if ds.HasErrors() {
+		return bad()
+	}
+	r, ok, d := parseRef(t)
+	switch {
+	case d != nil:
+		return nil, append(diags, d)
+	case !ok || r.call != "" || r.output != "" || r.steps > 0:
+		return bad()
+	}
+	return &r, diags
 }
 
 // decodeDependsOn reads depends_on: a list of references to resources

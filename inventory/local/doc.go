@@ -5,6 +5,6 @@
 // os/exec (no shell, so nothing needs quoting), in its own process group so
 // that cancelling kills the whole tree; under become it goes through
 // `sudo -n -u USER --`. FS is the os package with modes set exactly
-// (fs.go). Nothing here opens a network connection: Stats.Connections is
-// always 0, Stats.Execs counts commands.
+// (fs.go). Stats.Connections is always 0, Stats.Execs counts commands;
+// DialContext (dial.go), which health checks use, is a plain TCP dial.
 package local

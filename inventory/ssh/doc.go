@@ -23,4 +23,8 @@
 // every SFTP start, so the engine's "one connection, at most two executions
 // for a no-op run" contract can be asserted, and tests compare it with the
 // server's own log (internal/sshtest).
+//
+// DialContext (dial.go) opens a TCP connection from the host over the same
+// connection, as a direct-tcpip channel: health checks reach the host's
+// 127.0.0.1 without a new handshake or anything installed there.
 package ssh
