@@ -146,6 +146,8 @@ type Agent struct {
 	kick chan store.Trigger
 	// syncMu serialises engine runs: one plan or apply at a time.
 	syncMu sync.Mutex
+	// events fans out what happens to subscribers (events.go).
+	events eventBus
 
 	mu         sync.Mutex // guards the fields below
 	closing    bool
