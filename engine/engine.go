@@ -45,10 +45,20 @@ type Options struct {
 	// prune = true, config.Role.Prune); an orphan is of the role its
 	// manifest entry records.
 	PruneRoles map[string]bool
+	// Rollouts are the rollout blocks of the roles that have one, by role
+	// name (config.Role.Rollout). With Apply, each host goes in the
+	// rollout of the first of its roles (config.HostGraph.Roles) found
+	// here, and is applied in its batch; the hosts of no rollout are
+	// applied in parallel meanwhile. A plan only reports the batches.
+	Rollouts map[string]*config.Rollout
 	// LockTimeout bounds how long an apply waits for the host's lock,
 	// which another tend run applying on the same host holds (default
 	// DefaultLockTimeout). Only a run with changes to apply takes it.
 	LockTimeout time.Duration
+	// Partial says the graphs hold only some of each host's resources
+	// (`tend release rollback` runs one release): orphans are not looked
+	// for and the hosts' manifests are left as they are.
+	Partial bool
 	// Revision is recorded in the report, e.g. "main@sha1:<hex>".
 	Revision string
 	Log      *zap.Logger
@@ -73,8 +83,14 @@ func (o *Options) defaults() {
 }
 
 // Run plans (and with o.Apply converges) every host graph, at most
-// o.Parallel hosts at once. Hosts are independent: one that fails is
-// reported in its report.Host and the others go on. Run returns after every
+// o.Parallel hosts at once. First it prepares (resources.Preparer) every
+// resource that has work to do on this machine; when one fails, no host is
+// contacted: the report has a run-level Error and every host is not
+// started. Then, with o.Apply, the hosts of a rollout (o.Rollouts) go
+// batch after batch, each rollout and the hosts of no rollout at the same
+// time; a plan handles every host in parallel and only lists the batches.
+// Hosts are independent: one that fails is reported in its report.Host and
+// the others go on, unless it stops its rollout. Run returns after every
 // host finished or ctx was cancelled.
 func Run(ctx context.Context, graphs []*config.HostGraph, o Options) *report.Run {
 	o.defaults()
@@ -83,23 +99,43 @@ func Run(ctx context.Context, graphs []*config.HostGraph, o Options) *report.Run
 		mode = report.ModeApply
 	}
 	run := &report.Run{Mode: mode, Revision: o.Revision, Started: time.Now()}
-	run.Hosts = make([]*report.Host, len(graphs))
-	sem := make(chan struct{}, o.Parallel)
-	var wg sync.WaitGroup
-	for i, g := range graphs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-				run.Hosts[i] = runHost(ctx, g, &o)
-			case <-ctx.Done():
-				run.Hosts[i] = &report.Host{Name: g.Host.Name, Address: g.Host.Address, Error: ctx.Err().Error()}
+	rollouts, free := planRollouts(graphs, o.Rollouts)
+	s := &scheduler{ctx: ctx, graphs: graphs, o: &o, sem: make(chan struct{}, o.Parallel), hosts: make([]*report.Host, len(graphs))}
+	if err := prepare(ctx, graphs, o.Log); err != nil {
+		run.Error = err.Error()
+		for i, g := range graphs {
+			s.hosts[i] = notStartedHost(g, notStartedReason)
+		}
+		for _, ro := range rollouts {
+			ro.rep.Stopped = "stopped before batch 1: the prepare phase failed"
+			for _, b := range ro.rep.Batches {
+				b.Status = report.BatchNotStarted
 			}
-		}()
+		}
+	} else if !o.Apply {
+		// A plan changes nothing: every host at once.
+		all := make([]int, len(graphs))
+		for i := range all {
+			all[i] = i
+		}
+		s.parallel(all)
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { s.parallel(free) })
+		for _, ro := range rollouts {
+			wg.Go(func() { s.rollout(ro) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	for _, ro := range rollouts {
+		run.Rollouts = append(run.Rollouts, ro.rep)
+		for bi, idx := range ro.batches {
+			for _, i := range idx {
+				s.hosts[i].Rollout, s.hosts[i].Batch = ro.rep.Role, bi+1
+			}
+		}
+	}
+	run.Hosts = s.hosts
 	sort.Slice(run.Hosts, func(i, j int) bool { return run.Hosts[i].Name < run.Hosts[j].Name })
 	run.Duration = time.Since(run.Started)
 	return run
@@ -126,7 +162,7 @@ func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host 
 		g:     g,
 		o:     o,
 		log:   o.Log.With(zap.String("host", g.Host.Name)),
-		rep:   &report.Host{Name: g.Host.Name, Address: g.Host.Address},
+		rep:   &report.Host{Name: g.Host.Name, Address: g.Host.Address, Started: start},
 		res:   map[string]*report.Resource{},
 		nodes: map[string]*config.Node{},
 	}
@@ -164,6 +200,11 @@ func (h *hostRun) run(ctx context.Context) error {
 			return fmt.Errorf("the specs are invalid with this host's facts:\n%s", strings.TrimSpace(b.String()))
 		}
 		h.g = g
+		// Resources known only now prepare now; a failure fails this
+		// host only.
+		if err := prepare(ctx, []*config.HostGraph{g}, h.log); err != nil {
+			return err
+		}
 	}
 
 	probe := resources.NewProbe()

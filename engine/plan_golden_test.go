@@ -65,6 +65,7 @@ func TestGoldenPlan(t *testing.T) {
 	run.Duration = 1500 * time.Millisecond
 	for _, h := range run.Hosts {
 		h.Duration, h.Connect, h.Probe, h.Apply, h.Verify = time.Second, 0, 0, 0, 0
+		h.Started = run.Started
 	}
 	for name, render := range map[string]func(*bytes.Buffer) error{
 		"plan.txt":  func(b *bytes.Buffer) error { return report.Text(b, run, report.Options{}) },

@@ -101,6 +101,11 @@ func (h *hostRun) wantsPrune(role string) bool {
 // some) and adds them to the host's report. It returns the number of
 // changes it planned (orphans to prune).
 func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int, error) {
+	if h.o.Partial {
+		// The graph is a part of the host's resources: the others are not
+		// orphans, and the manifest stays as it is.
+		return 0, nil
+	}
 	entries, raw, err := h.readManifest(obs)
 	if err != nil {
 		return 0, err

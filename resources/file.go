@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"unicode/utf8"
@@ -235,14 +236,39 @@ func (f *File) write(ctx context.Context, t *Target, fsys inventory.FileSystem, 
 		mode = f.perms.mode
 	}
 	tmp := tempName(f.path)
-	w, err := fsys.CreateExclusive(tmp, 0o600)
+	// A file others must not read is written inside a private directory
+	// (0700) of the target directory and renamed out of it. The temporary
+	// file is created 0600, but over SFTP the create carries no mode: the
+	// server makes it with its umask (say 0644) and the mode is set right
+	// after. Someone who opened the empty file in between could read what
+	// is written next through that descriptor. Inside the private
+	// directory nobody else can open it at all: lookups in it need a
+	// permission others never have, whatever descriptor they hold on the
+	// directory itself.
+	private := ""
+	if f.sensitive || mode&0o044 != 0o044 {
+		private = tmp
+		tmp = private + "/" + path.Base(f.path)
+	}
+	create := func() (io.WriteCloser, error) {
+		if private != "" {
+			if err := fsys.Mkdir(private, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		return fsys.CreateExclusive(tmp, 0o600)
+	}
+	w, err := create()
 	if errors.Is(err, fs.ErrNotExist) {
 		// Missing parents are created, as a directory resource does.
 		if err = mkdirAll(fsys, path.Dir(f.path)); err == nil {
-			w, err = fsys.CreateExclusive(tmp, 0o600)
+			w, err = create()
 		}
 	}
 	if err != nil {
+		if private != "" {
+			_ = fsys.RemoveAll(private)
+		}
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	content := f.content
@@ -268,7 +294,17 @@ func (f *File) write(ctx context.Context, t *Target, fsys inventory.FileSystem, 
 	}
 	if werr != nil {
 		_ = fsys.Remove(tmp)
+		if private != "" {
+			_ = fsys.RemoveAll(private)
+		}
 		return fmt.Errorf("write %s: %w", f.path, werr)
+	}
+	if private != "" {
+		// The file is in place; an empty directory left behind by a
+		// failure here is harmless and hidden.
+		if err := fsys.Remove(private); err != nil {
+			return fmt.Errorf("write %s: remove %s: %w", f.path, private, err)
+		}
 	}
 	return nil
 }

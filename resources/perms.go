@@ -17,12 +17,16 @@ type perms struct {
 	hasMode bool
 	owner   string // user name or numeric uid; "" = unmanaged
 	group   string // group name or numeric gid; "" = unmanaged
+	// sensitive is set when mode, owner or group came from a sensitive
+	// value (a secret): the plan and errors do not show them.
+	sensitive bool
 }
 
 func (p *perms) decode(d *decoder) {
 	p.mode, p.hasMode = d.mode()
 	p.owner = d.account("owner")
 	p.group = d.account("group")
+	p.sensitive = d.sensitive("mode") || d.sensitive("owner") || d.sensitive("group")
 }
 
 func numeric(s string) (int, bool) {
@@ -46,12 +50,12 @@ func (p *perms) created(def fs.FileMode) []AttrChange {
 	if p.hasMode {
 		m = p.mode
 	}
-	a := []AttrChange{{Name: "mode", After: FormatMode(m)}}
+	a := []AttrChange{{Name: "mode", After: FormatMode(m), Sensitive: p.sensitive}}
 	if p.owner != "" {
-		a = append(a, AttrChange{Name: "owner", After: p.owner})
+		a = append(a, AttrChange{Name: "owner", After: p.owner, Sensitive: p.sensitive})
 	}
 	if p.group != "" {
-		a = append(a, AttrChange{Name: "group", After: p.group})
+		a = append(a, AttrChange{Name: "group", After: p.group, Sensitive: p.sensitive})
 	}
 	return a
 }
@@ -60,13 +64,13 @@ func (p *perms) created(def fs.FileMode) []AttrChange {
 func (p *perms) diff(s *PathState) []AttrChange {
 	var a []AttrChange
 	if p.hasMode && modeBits(s.Mode) != p.mode {
-		a = append(a, AttrChange{Name: "mode", Before: FormatMode(s.Mode), After: FormatMode(p.mode)})
+		a = append(a, AttrChange{Name: "mode", Before: FormatMode(s.Mode), After: FormatMode(p.mode), Sensitive: p.sensitive})
 	}
 	if p.owner != "" && !sameAccount(p.owner, s.Owner, s.UID) {
-		a = append(a, AttrChange{Name: "owner", Before: s.Owner, After: p.owner})
+		a = append(a, AttrChange{Name: "owner", Before: s.Owner, After: p.owner, Sensitive: p.sensitive})
 	}
 	if p.group != "" && !sameAccount(p.group, s.Group, s.GID) {
-		a = append(a, AttrChange{Name: "group", Before: s.Group, After: p.group})
+		a = append(a, AttrChange{Name: "group", Before: s.Group, After: p.group, Sensitive: p.sensitive})
 	}
 	return a
 }
@@ -150,6 +154,10 @@ func (p *perms) chownByName(ctx context.Context, t *Target, path string) error {
 		return fmt.Errorf("chown %s: %w", path, err)
 	}
 	if res.ExitCode != 0 {
+		if p.sensitive {
+			// chown's message quotes the account.
+			return fmt.Errorf("chown (sensitive owner or group) %s: exited %d", path, res.ExitCode)
+		}
 		return fmt.Errorf("chown %s %s: %s", spec, path, firstLine(res.Stderr))
 	}
 	return nil

@@ -81,6 +81,9 @@ type planFlags struct {
 	detailed bool
 	noColor  bool
 	prune    bool
+	// partial is set by commands that run a part of each host's graph
+	// (release rollback): see engine.Options.Partial.
+	partial bool
 }
 
 // register adds the flags plan and apply share.
@@ -154,12 +157,23 @@ func run(cmd *cobra.Command, g *globalFlags, f *runFlags, p *planFlags, dir stri
 			pruneRoles[r.Name] = true
 		}
 	}
-	return execute(cmd, log, f, p, graphs, pruneRoles, apply)
+	return execute(cmd, log, f, p, graphs, l.cfg, pruneRoles, apply)
 }
 
-func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, graphs []*config.HostGraph, pruneRoles map[string]bool, apply bool) error {
+// execute runs the engine over graphs, prints the report and chooses the
+// exit code. The rollout blocks of cfg's roles order the hosts of those
+// roles into batches; pruneRoles are the roles whose orphans are removed.
+func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, graphs []*config.HostGraph, cfg *config.Config, pruneRoles map[string]bool, apply bool) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	rollouts := map[string]*config.Rollout{}
+	if cfg != nil {
+		for _, r := range cfg.Roles() {
+			if r.Rollout != nil {
+				rollouts[r.Name] = r.Rollout
+			}
+		}
+	}
 	r := engine.Run(ctx, graphs, engine.Options{
 		Apply:      apply,
 		Dial:       f.dialer(log),
@@ -167,6 +181,8 @@ func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, gra
 		Prune:      p.prune,
 		StateDir:   f.stateDir,
 		PruneRoles: pruneRoles,
+		Rollouts:   rollouts,
+		Partial:    p.partial,
 		Revision:   f.revision,
 		Log:        log,
 	})
@@ -189,7 +205,7 @@ func execute(cmd *cobra.Command, log *zap.Logger, f *runFlags, p *planFlags, gra
 	}
 	c := r.Count()
 	switch {
-	case c.Failed > 0 || ctx.Err() != nil:
+	case c.Failed > 0 || r.Error != "" || ctx.Err() != nil:
 		return &exitError{code: 1}
 	case !apply && p.detailed && c.Create+c.Update+c.Delete+c.Orphaned > 0:
 		return &exitError{code: 2}

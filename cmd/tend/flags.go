@@ -6,8 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
@@ -68,6 +70,9 @@ type runFlags struct {
 	repoSSHKey     string
 	repoKnownHosts string
 	revision       string
+	// ageIdentities are the identity files secret() decrypts with; without
+	// any, $TEND_AGE_IDENTITY (files separated by ':') is read.
+	ageIdentities []string
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -85,6 +90,40 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.repoSSHKey, "repo-ssh-key", "", "with an ssh --repo: the private key file (default: ssh-agent)")
 	fl.StringVar(&f.repoKnownHosts, "repo-known-hosts", "", "with an ssh --repo: the known_hosts file to check the server's key against")
 	fl.BoolVar(&f.tofu, "trust-on-first-use", false, "accept and record the host keys of hosts not in known_hosts (a changed key is always refused)")
+	fl.StringArrayVar(&f.ageIdentities, "age-identity", nil, "an age identity file (age-keygen, or an SSH private key) to decrypt secret() files with (repeatable; default $TEND_AGE_IDENTITY, files separated by ':')")
+}
+
+// ageIdentityEnv names the variable that gives identity files when no
+// --age-identity flag does.
+const ageIdentityEnv = "TEND_AGE_IDENTITY"
+
+// identityFiles returns the age identity files: the flags, else those of
+// $TEND_AGE_IDENTITY.
+func identityFiles(flags []string) []string {
+	if len(flags) > 0 {
+		return flags
+	}
+	var out []string
+	for _, p := range filepath.SplitList(os.Getenv(ageIdentityEnv)) {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readIdentities reads the age identity files; errors name the file, never
+// a key.
+func readIdentities(files []string) ([]age.Identity, error) {
+	var ids []age.Identity
+	for _, p := range files {
+		got, err := config.ReadIdentityFile(p)
+		if err != nil {
+			return nil, &exitError{code: 1, err: fmt.Errorf("--age-identity %s: %w", p, err)}
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
 }
 
 // loaded is what validate, plan and apply start from.
@@ -108,7 +147,17 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, diags := config.Load(specs, ".")
+	ids, err := readIdentities(identityFiles(f.ageIdentities))
+	if err != nil {
+		return nil, err
+	}
+	opts := []config.Option{config.WithIdentities(ids...)}
+	if !needHosts {
+		// validate and graph check specs without the identity at hand:
+		// secrets are then unknown (sensitive) values, not errors.
+		opts = append(opts, config.WithUnknownSecrets())
+	}
+	cfg, diags := config.Load(specs, ".", opts...)
 	l.cfg = cfg
 	l.diags = append(l.diags, diags...)
 	for _, vf := range f.varFiles {
@@ -233,7 +282,8 @@ func (l *loaded) printDiags(w io.Writer) {
 	for k, v := range l.cfg.Files() {
 		l.files[k] = v
 	}
-	diags := dedupe(l.diags)
+	// Compile keeps secrets out of its diagnostics; this covers the rest.
+	diags := l.cfg.Redact(dedupe(l.diags))
 	_ = report.Diagnostics(w, l.files, diags, isTerminal(w))
 }
 

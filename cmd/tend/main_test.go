@@ -25,7 +25,7 @@ func (r result) String() string {
 // returns its output and exit code.
 func tend(t *testing.T, args ...string) result {
 	t.Helper()
-	if len(args) > 0 && (args[0] == "plan" || args[0] == "apply") && !hasFlag(args, "--state-dir") {
+	if len(args) > 0 && (args[0] == "plan" || args[0] == "apply" || args[0] == "release") && !hasFlag(args, "--state-dir") {
 		// Each test keeps tend's state (manifest, journal) apart, on this
 		// machine and in containers alike, and leaves nothing behind here.
 		args = append(args, "--state-dir="+testStateDir(t))

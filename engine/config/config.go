@@ -39,6 +39,9 @@ type Config struct {
 	templates map[string]*template
 	// varFiles are the variable files read by LoadVarFile, by path.
 	varFiles map[string]*varFile
+	// secrets are the age identities and the secrets decrypted with them
+	// (secret.go).
+	secrets *secretStore
 }
 
 // Variable is a declared input variable, of the spec directory or of a
@@ -76,7 +79,11 @@ type Role struct {
 	// Prune is the role's prune attribute: resources that this role put on
 	// a host and that left the spec are removed from it (engine.Options
 	// PruneRoles), not only reported as orphaned.
-	Prune     bool
+	Prune bool
+	// Rollout is the role's rollout block: its hosts are applied in
+	// batches (engine.Options.Rollouts). Nil when the role has none, and
+	// its hosts are applied in parallel.
+	Rollout   *Rollout
 	DeclRange hcl.Range
 
 	resources []*resourceDecl
@@ -104,7 +111,10 @@ type local struct {
 // that could be decoded are in it, so that a caller can Compile or Validate
 // it as well and list every problem at once. A file with syntax errors
 // contributes nothing but its errors.
-func Load(fsys fs.FS, dir string) (*Config, hcl.Diagnostics) {
+//
+// opts give, among others, the age identities of the secret function
+// (WithIdentities).
+func Load(fsys fs.FS, dir string, opts ...Option) (*Config, hcl.Diagnostics) {
 	c := &Config{
 		fsys:      fsys,
 		dir:       path.Clean(dir),
@@ -112,6 +122,10 @@ func Load(fsys fs.FS, dir string) (*Config, hcl.Diagnostics) {
 		files:     map[string]*hcl.File{},
 		templates: map[string]*template{},
 		varFiles:  map[string]*varFile{},
+		secrets:   &secretStore{},
+	}
+	for _, o := range opts {
+		o(c)
 	}
 	c.root = c.newModule(c.dir, true)
 	bodies, n, diags, err := c.parseDir(c.dir)
@@ -240,12 +254,12 @@ func (m *module) decodeLocals(b *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-// roleSchema is built from the registered kinds: a role holds hosts, module
-// calls and one block type per kind.
+// roleSchema is built from the registered kinds: a role holds hosts, prune,
+// module calls, a rollout block and one block type per kind.
 func roleSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{{Name: "hosts", Required: true}, {Name: "prune"}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "module", LabelNames: []string{"name"}}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "module", LabelNames: []string{"name"}}, {Type: "rollout"}},
 	}
 	for _, k := range resources.Kinds() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k, LabelNames: []string{"name"}})
@@ -280,6 +294,10 @@ func (c *Config) decodeRole(b *hcl.Block) hcl.Diagnostics {
 	}
 	m := c.root
 	for _, rb := range content.Blocks {
+		if rb.Type == "rollout" {
+			diags = append(diags, r.decodeRollout(rb)...)
+			continue
+		}
 		if rb.Type == "module" {
 			mc, ds := m.decodeModuleCall(r, rb)
 			diags = append(diags, ds...)

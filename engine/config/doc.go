@@ -38,5 +38,6 @@
 // compile.go, expand.go and eval.go. Resource blocks and their nested
 // blocks are decoded in resource.go, references parsed and checked in
 // refs.go, variable values and validations in vars.go, and the functions
-// of expressions are in functions.go.
+// of expressions are in functions.go; secret(), its age identities (Load's
+// options) and the redaction of secrets from diagnostics are in secret.go.
 package config

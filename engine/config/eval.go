@@ -67,7 +67,12 @@ func (cp *compilation) hasErrors() bool {
 func (cp *compilation) flush() hcl.Diagnostics {
 	var out hcl.Diagnostics
 	seen := map[string]bool{}
+	// No message may hold a secret's text (see redactDiags).
+	secrets := redactStrings(cp.c.secrets.plaintexts())
 	add := func(d *hcl.Diagnostic) {
+		if len(secrets) > 0 {
+			d = redactDiags(hcl.Diagnostics{d}, secrets)[0]
+		}
 		if k := diagKey(d); !seen[k] {
 			seen[k] = true
 			out = append(out, d)
@@ -386,7 +391,9 @@ func (cp *compilation) evalInstance(in *instance) {
 		return
 	}
 	if unknown {
-		if !cp.validate && !cp.hasErrors() {
+		// With WithUnknownSecrets (validate without an identity), a secret
+		// is unknown on purpose.
+		if !cp.validate && !cp.hasErrors() && !cp.c.secrets.unknown {
 			// Only errors make values unknown outside Validate; say so
 			// rather than silently leave the resource out.
 			*in.diags = append(*in.diags, errorAt(d.block.DefRange, "Value not known",
@@ -406,6 +413,8 @@ func (cp *compilation) evalInstance(in *instance) {
 		Blocks:     nested,
 	}
 	res, ds := d.kind.New(b)
+	// Kinds quote the values they reject: not those that are sensitive.
+	ds = redactDiags(ds, redactStrings(sensitiveStrings(attrs, nested)))
 	*in.diags = append(*in.diags, ds...)
 	if ds.HasErrors() {
 		return

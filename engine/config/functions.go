@@ -18,12 +18,15 @@ import (
 
 // functions returns the functions of the expressions of the spec or module
 // directory dir: hclfuncs.Pure() plus those that read files of the spec file
-// system, relative to dir. Templates get the same set without templatefile.
+// system, relative to dir, and secret (secret.go), which decrypts them.
+// Templates get the same set without templatefile. The inventory shares
+// hclfuncs but not secret: secrets belong in specs.
 func (c *Config) functions(dir string) map[string]function.Function {
 	inTemplates := hclfuncs.Pure()
 	inTemplates["file"] = c.fileFunc(dir)
 	inTemplates["filebase64"] = c.fileBase64Func(dir)
 	inTemplates["fileexists"] = c.fileExistsFunc(dir)
+	inTemplates["secret"] = c.secretFunc(dir)
 	all := make(map[string]function.Function, len(inTemplates)+1)
 	for n, f := range inTemplates {
 		all[n] = f

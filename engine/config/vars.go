@@ -345,8 +345,13 @@ func (c *Config) varValues(given map[string]Value, unknownMissing bool) (cty.Val
 		var v cty.Value
 		if g, ok := given[name]; ok {
 			subject, origin := g.Range, ""
-			if !g.fromFile() {
+			switch {
+			case !g.fromFile():
 				subject, origin = decl.DeclRange, "the value given with --var"
+			case decl.Sensitive:
+				// A diagnostic shows its subject's source line: for a
+				// sensitive value, the declaration instead of the value.
+				subject, origin = decl.DeclRange, "the sensitive value given at "+pos(g.Range)
 			}
 			cv, err := decl.convert(g.Value)
 			switch {

@@ -10,7 +10,14 @@
 //   - Markdown prints the same plan for a pull-request comment: a summary
 //     heading, a table of hosts and a collapsed diff block per host.
 //   - JSON prints a versioned, documented schema (SCHEMA.md) for tools.
-//   - Summary prints one line per host after an apply, with phase timings.
+//   - Summary prints one line per host after an apply, with phase timings,
+//     and NOT STARTED for the hosts a stopped rollout never contacted.
+//
+// rollout.go renders the rollouts (Run.Rollouts: a role's hosts applied in
+// batches) for Text and Markdown: the batches, and after an apply when each
+// started, how long it took, its result and why the rollout stopped. A
+// run-level Error (the prepare phase failed, no host was contacted) is
+// printed by every renderer.
 //
 // Redaction is a hard rule here: no renderer prints the content, hash or size
 // of a file whose ContentChange is Sensitive, nor the values of an AttrChange

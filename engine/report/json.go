@@ -31,6 +31,39 @@ type JSONReport struct {
 	Summary JSONSummary `json:"summary"`
 	// Hosts lists every host of the run, converged ones included.
 	Hosts []JSONHost `json:"hosts"`
+	// Error is a run-level failure that stopped the run before any host
+	// was contacted (the prepare phase), or "".
+	Error string `json:"error"`
+	// Rollouts lists the roles whose hosts are applied in batches.
+	Rollouts []JSONRollout `json:"rollouts"`
+}
+
+// JSONRollout is one role's rollout.
+type JSONRollout struct {
+	Role      string `json:"role"`
+	BatchSize int    `json:"batch_size"`
+	// MaxFailed is a number of hosts, or with MaxFailedPercent a
+	// percentage of each batch.
+	MaxFailed        int         `json:"max_failed"`
+	MaxFailedPercent bool        `json:"max_failed_percent"`
+	PauseMS          int64       `json:"pause_ms"`
+	Batches          []JSONBatch `json:"batches"`
+	// Stopped says why the rollout stopped before its last batch, or "".
+	Stopped string `json:"stopped"`
+}
+
+// JSONBatch is one batch of a rollout.
+type JSONBatch struct {
+	Hosts []string `json:"hosts"`
+	// MaxFailed is this batch's budget of failed hosts.
+	MaxFailed int `json:"max_failed"`
+	// Status is "planned", "ok", "failed" or "not-started".
+	Status string `json:"status"`
+	// Started is when the batch began (RFC 3339 with fractions of a
+	// second), or null when it did not start.
+	Started    *string  `json:"started"`
+	DurationMS int64    `json:"duration_ms"`
+	Failed     []string `json:"failed"`
 }
 
 // JSONSummary holds the counts of a run, as in the text "Plan:" line.
@@ -44,6 +77,8 @@ type JSONSummary struct {
 	// Orphaned counts the resources with status "orphaned": no longer in
 	// the spec and left on the hosts.
 	Orphaned int `json:"orphaned"`
+	// NotStarted counts the hosts never contacted, which Failed counts too.
+	NotStarted int `json:"not_started"`
 }
 
 // JSONHost is the outcome for one host.
@@ -56,6 +91,15 @@ type JSONHost struct {
 	Failed     bool           `json:"failed"`
 	DurationMS int64          `json:"duration_ms"`
 	Resources  []JSONResource `json:"resources"`
+	// NotStarted is true for a host never contacted; Error says why.
+	NotStarted bool `json:"not_started"`
+	// Started is when the engine began with the host (RFC 3339 with
+	// fractions of a second), or null when it did not start.
+	Started *string `json:"started"`
+	// Rollout is the role whose rollout the host is in and Batch its batch
+	// (from 1); "" and 0 for a host of no rollout.
+	Rollout string `json:"rollout"`
+	Batch   int    `json:"batch"`
 }
 
 // JSONResource is the outcome for one resource, unchanged ones included.
@@ -81,6 +125,12 @@ type JSONResource struct {
 	Attributes []JSONAttribute `json:"attributes"`
 	// Content is set when a file's content changes.
 	Content *JSONContent `json:"content"`
+	// Headline is what the change is about in a few words, e.g.
+	// "v1.2.0 -> v1.3.0" for a release; "" for most changes.
+	Headline string `json:"headline"`
+	// Steps are what Apply runs for the change, in order, when that is
+	// more than setting the attributes; empty for most changes.
+	Steps []string `json:"steps"`
 }
 
 // JSONAttribute is one attribute's change. Before is null for a create,
@@ -121,9 +171,11 @@ func NewJSONReport(r *Run) *JSONReport {
 		DurationMS:    r.Duration.Milliseconds(),
 		Summary: JSONSummary{
 			Hosts: c.Hosts, Create: c.Create, Update: c.Update, Delete: c.Delete, Failed: c.Failed,
-			Orphaned: c.Orphaned,
+			Orphaned: c.Orphaned, NotStarted: c.NotStarted,
 		},
-		Hosts: []JSONHost{},
+		Hosts:    []JSONHost{},
+		Error:    r.Error,
+		Rollouts: []JSONRollout{},
 	}
 	for _, h := range r.Hosts {
 		jh := JSONHost{
@@ -133,13 +185,39 @@ func NewJSONReport(r *Run) *JSONReport {
 			Failed:     h.Failed(),
 			DurationMS: h.Duration.Milliseconds(),
 			Resources:  []JSONResource{},
+			NotStarted: h.NotStarted,
+			Started:    jsonTime(h.Started),
+			Rollout:    h.Rollout,
+			Batch:      h.Batch,
 		}
 		for _, res := range h.Resources {
 			jh.Resources = append(jh.Resources, jsonResource(h, res))
 		}
 		out.Hosts = append(out.Hosts, jh)
 	}
+	for _, ro := range r.Rollouts {
+		jr := JSONRollout{
+			Role: ro.Role, BatchSize: ro.BatchSize, MaxFailed: ro.MaxFailed, MaxFailedPercent: ro.MaxFailedPercent,
+			PauseMS: ro.Pause.Milliseconds(), Batches: []JSONBatch{}, Stopped: ro.Stopped,
+		}
+		for _, b := range ro.Batches {
+			jr.Batches = append(jr.Batches, JSONBatch{
+				Hosts: append([]string{}, b.Hosts...), MaxFailed: b.MaxFailed, Status: string(b.Status),
+				Started: jsonTime(b.Started), DurationMS: b.Duration.Milliseconds(), Failed: append([]string{}, b.Failed...),
+			})
+		}
+		out.Rollouts = append(out.Rollouts, jr)
+	}
 	return out
+}
+
+// jsonTime returns t in RFC 3339 with fractions of a second, or nil for
+// the zero time.
+func jsonTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	return ptr(t.Format(time.RFC3339Nano))
 }
 
 // jsonResource converts one resource of h.
@@ -155,12 +233,15 @@ func jsonResource(h *Host, res *Resource) JSONResource {
 		Orphaned:       res.Orphaned,
 		Reason:         reasonOf(res),
 		Attributes:     []JSONAttribute{},
+		Steps:          []string{},
 	}
 	c := res.Change
 	if c == nil {
 		return jr
 	}
 	jr.Action = c.Action.String()
+	jr.Headline = c.Headline
+	jr.Steps = append(jr.Steps, c.Steps...)
 	for _, a := range c.Attrs {
 		ja := JSONAttribute{Name: a.Name, Sensitive: a.Sensitive}
 		if !a.Sensitive {

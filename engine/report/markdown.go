@@ -28,6 +28,11 @@ func Markdown(w io.Writer, r *Run) error {
 	if r.Revision != "" {
 		fmt.Fprintf(&buf, "Revision: %s\n\n", codeSpan(r.Revision))
 	}
+	if r.Error != "" {
+		text := strings.TrimRight(r.Error, "\n") + "\n"
+		fence := strings.Repeat("`", max(3, longestRun(text, '`')+1))
+		fmt.Fprintf(&buf, "**The run stopped before any host was contacted:**\n\n%s\n%s%s\n\n", fence, text, fence)
+	}
 	// Every host gets a row, converged ones included, so the table also
 	// says which hosts the run covered.
 	if len(r.Hosts) > 0 {
@@ -38,6 +43,9 @@ func Markdown(w io.Writer, r *Run) error {
 			fmt.Fprintf(&buf, "| %s | %d | %d | %d | %s |\n",
 				cell(h.Name), c.Create, c.Update, c.Delete, hostStatus(r.Mode, h, c))
 		}
+	}
+	for _, ro := range r.Rollouts {
+		markdownRollout(&buf, ro, r.Mode)
 	}
 	for _, h := range r.Hosts {
 		body := hostLines(h, DefaultMaxDiffLines)
@@ -88,8 +96,11 @@ func hostCount(h *Host) Counts {
 }
 
 // hostCountText says what happens to a host: "2 to create, 1 to update",
-// with ", failed" when it failed.
+// with ", failed" when it failed, or "not started".
 func hostCountText(h *Host, c Counts) string {
+	if h.NotStarted {
+		return "not started"
+	}
 	var parts []string
 	for _, p := range []struct {
 		n    int
@@ -114,6 +125,8 @@ func hostCountText(h *Host, c Counts) string {
 // hostStatus is the status column of the host table.
 func hostStatus(m Mode, h *Host, c Counts) string {
 	switch {
+	case h.NotStarted:
+		return "not started"
 	case c.Failed > 0:
 		return "failed"
 	case c.Create+c.Update+c.Delete == 0 && c.Orphaned > 0:
@@ -124,6 +137,40 @@ func hostStatus(m Mode, h *Host, c Counts) string {
 		return "changed"
 	}
 	return "changes"
+}
+
+// markdownRollout writes a rollout as a paragraph and a table of its
+// batches: their hosts, and after an apply their start, duration and
+// result, then why it stopped.
+func markdownRollout(buf *bytes.Buffer, ro *Rollout, m Mode) {
+	title := strings.TrimPrefix(rolloutTitle(ro), "Rollout of role "+ro.Role)
+	fmt.Fprintf(buf, "\n**Rollout of role %s**%s\n\n", cell(ro.Role), cell(title))
+	if m != ModeApply {
+		buf.WriteString("| batch | hosts |\n|------:|-------|\n")
+		for i, b := range ro.Batches {
+			fmt.Fprintf(buf, "| %d | %s |\n", i+1, cell(strings.Join(b.Hosts, ", ")))
+		}
+	} else {
+		buf.WriteString("| batch | hosts | started | duration | result |\n|------:|-------|---------|---------:|--------|\n")
+		for i, b := range ro.Batches {
+			started, took := "", ""
+			if b.Status != BatchNotStarted {
+				started, took = batchClock(b), seconds(b.Duration)
+			}
+			fmt.Fprintf(buf, "| %d | %s | %s | %s | %s |\n", i+1, cell(strings.Join(b.Hosts, ", ")), started, took, cell(batchOutcome(b)))
+		}
+	}
+	if ro.Stopped != "" {
+		fmt.Fprintf(buf, "\n**%s**\n", cell(upperFirst(ro.Stopped)))
+	}
+}
+
+// upperFirst returns s with its first letter in upper case.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // cell escapes s for a Markdown table cell.

@@ -26,6 +26,58 @@ type Run struct {
 	Started  time.Time
 	Duration time.Duration
 	Hosts    []*Host // sorted by name
+	// Error is a run-level failure that stopped the run before any host
+	// was contacted, e.g. a release artifact whose sha256 does not match
+	// (the prepare phase); every host is then NotStarted. "" when none.
+	Error string
+	// Rollouts are the roles whose hosts are applied in batches, sorted by
+	// role; empty when no role of the run has a rollout block.
+	Rollouts []*Rollout
+}
+
+// Rollout is how the hosts of one role are (in a plan) or were (after an
+// apply) applied: batch after batch, stopped when a batch has more failed
+// hosts than its budget.
+type Rollout struct {
+	Role string
+	// BatchSize is the number of hosts per batch (the last may have fewer).
+	BatchSize int
+	// MaxFailed is the role's max_failed: a number of hosts, or with
+	// MaxFailedPercent a percentage of each batch's hosts.
+	MaxFailed        int
+	MaxFailedPercent bool
+	// Pause is the wait between two batches.
+	Pause   time.Duration
+	Batches []*Batch
+	// Stopped says why the rollout stopped before its last batch, e.g.
+	// "stopped after batch 1: web-1 failed"; "" when it did not stop.
+	Stopped string
+}
+
+// BatchStatus is what happened to one batch of a rollout.
+type BatchStatus string
+
+const (
+	BatchPlanned    BatchStatus = "planned"     // plan only
+	BatchOK         BatchStatus = "ok"          // every host succeeded
+	BatchFailed     BatchStatus = "failed"      // some hosts failed (within the budget or not)
+	BatchNotStarted BatchStatus = "not-started" // a previous batch stopped the rollout
+)
+
+// Batch is one batch of a rollout.
+type Batch struct {
+	// Hosts are the host names of the batch, sorted.
+	Hosts []string
+	// MaxFailed is the number of failed hosts this batch may have and the
+	// rollout go on.
+	MaxFailed int
+	Status    BatchStatus
+	// Started and Duration are when the batch began and how long its
+	// hosts took; zero for a batch that did not start (or a plan).
+	Started  time.Time
+	Duration time.Duration
+	// Failed are the hosts of the batch that failed, sorted.
+	Failed []string
 }
 
 // Host is the outcome for one host.
@@ -36,7 +88,18 @@ type Host struct {
 	// stopped. Empty when the host was reached and handled.
 	Error     string
 	Resources []*Resource // in graph (topological, then name) order
-	Duration  time.Duration
+	// NotStarted is true for a host that was never contacted: its
+	// rollout stopped before its batch, or the run failed before any host
+	// was dialled (Run.Error). Error says why.
+	NotStarted bool
+	// Started is when the engine began with the host; zero when
+	// NotStarted.
+	Started time.Time
+	// Rollout is the role whose rollout the host is in, and Batch its
+	// batch there, counted from 1; "" and 0 for a host of no rollout.
+	Rollout  string
+	Batch    int
+	Duration time.Duration
 	// Timings of the phases, for the apply summary.
 	Connect, Probe, Apply, Verify time.Duration
 }
@@ -73,7 +136,8 @@ type Resource struct {
 	Orphaned bool
 }
 
-// Failed reports whether h or any of its resources failed.
+// Failed reports whether h or any of its resources failed. A host that was
+// not started counts as failed: it did not converge.
 func (h *Host) Failed() bool {
 	if h.Error != "" {
 		return true
@@ -90,6 +154,9 @@ func (h *Host) Failed() bool {
 // Counts sums the planned actions of a run.
 type Counts struct {
 	Hosts, Create, Update, Delete, Failed int
+	// NotStarted counts the hosts never contacted (Host.NotStarted), which
+	// Failed counts too.
+	NotStarted int
 	// Orphaned counts the resources left alone with StatusOrphaned (those
 	// being pruned count as the changes they are).
 	Orphaned int
@@ -101,6 +168,9 @@ func (r *Run) Count() Counts {
 	for _, h := range r.Hosts {
 		if h.Failed() {
 			c.Failed++
+		}
+		if h.NotStarted {
+			c.NotStarted++
 		}
 		for _, res := range h.Resources {
 			if res.Status == StatusOrphaned {

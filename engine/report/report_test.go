@@ -31,6 +31,11 @@ var goldenCases = []struct {
 	{"failed_no_changes", failedNoChanges, Options{}},
 	{"long_diff", longDiff, Options{MaxDiffLines: 8}},
 	{"orphans", orphans, Options{}},
+	{"rollout_plan", rolloutPlan, Options{}},
+	{"rollout_plan_color", rolloutPlan, Options{Color: true}},
+	{"rollout_stopped", rolloutStopped, Options{}},
+	{"rollout_ok", rolloutOK, Options{}},
+	{"prepare_failed", prepareFailed, Options{}},
 }
 
 // renderers names every renderer with the golden file suffix it writes.
@@ -87,6 +92,8 @@ func TestTextFinalLines(t *testing.T) {
 		{noChanges(), "No changes. 3 hosts are converged.\n"},
 		{singleHost(), "No changes. 1 host is converged.\n"},
 		{failedNoChanges(), "Plan: 2 hosts, 0 to create, 0 to update, 0 to delete.\nError: 1 of 2 hosts failed.\n"},
+		{rolloutStopped(), "Plan: 4 hosts, 0 to create, 1 to update, 0 to delete.\nError: 1 of 4 hosts failed, 2 not started.\n"},
+		{prepareFailed(), "Plan: 2 hosts, 0 to create, 0 to update, 0 to delete.\nError: 2 of 2 hosts not started.\n"},
 	} {
 		var buf bytes.Buffer
 		if err := Text(&buf, tc.run, Options{}); err != nil {

@@ -71,6 +71,8 @@ func TestSchemaExample(t *testing.T) {
 		"create", "update", "delete", "failed", "name", "address", "error", "resources", "kind",
 		"action", "status", "skipped_because", "attributes", "before", "after", "sensitive",
 		"content", "path", "before_size", "after_size", "before_sha256", "after_sha256", "binary", "diff",
+		"not_started", "rollout", "batch", "rollouts", "role", "batch_size", "max_failed",
+		"max_failed_percent", "pause_ms", "batches", "stopped", "headline", "steps",
 	} {
 		if !strings.Contains(string(doc), "`"+field+"`") {
 			t.Errorf("SCHEMA.md does not document field %q", field)

@@ -17,16 +17,22 @@ import (
 //	db1   FAILED   unreachable: connect db1 ...: i/o timeout
 //	Apply: 2 hosts, 1 ok, 1 failed; 2 resources changed in 2.31s.
 //
-// Phases that took no time are left out of the parentheses.
+// Phases that took no time are left out of the parentheses. A host that was
+// never contacted prints NOT STARTED and why (its rollout stopped), and the
+// total line counts those hosts apart; a run-level error (Run.Error) prints
+// on an "Error:" line before the total.
 func Summary(w io.Writer, r *Run) error {
 	hosts := slices.Clone(r.Hosts)
 	slices.SortStableFunc(hosts, func(a, b *Host) int { return strings.Compare(a.Name, b.Name) })
 
 	// Column widths: names, then the counts of the hosts that print them.
-	nameW, countW := 0, 0
+	nameW, countW, statusW := 0, 0, len("FAILED")
 	counts := make([]string, len(hosts))
 	for i, h := range hosts {
 		nameW = max(nameW, len(h.Name))
+		if h.NotStarted {
+			statusW = len("NOT STARTED")
+		}
 		if h.Error == "" {
 			counts[i] = statusCounts(h)
 			countW = max(countW, len(counts[i]))
@@ -34,13 +40,17 @@ func Summary(w io.Writer, r *Run) error {
 	}
 
 	var buf bytes.Buffer
-	ok, failed, changed := 0, 0, 0
+	ok, failed, notStarted, changed := 0, 0, 0, 0
 	for i, h := range hosts {
 		status := "ok"
-		if h.Failed() {
+		switch {
+		case h.NotStarted:
+			status = "NOT STARTED"
+			notStarted++
+		case h.Failed():
 			status = "FAILED"
 			failed++
-		} else {
+		default:
 			ok++
 		}
 		for _, res := range h.Resources {
@@ -48,15 +58,28 @@ func Summary(w io.Writer, r *Run) error {
 				changed++
 			}
 		}
-		fmt.Fprintf(&buf, "%-*s  %-6s   ", nameW, h.Name, status)
+		fmt.Fprintf(&buf, "%-*s  %-*s   ", nameW, h.Name, statusW, status)
 		if h.Error != "" {
 			buf.WriteString(printable(h.Error) + "\n")
 			continue
 		}
 		fmt.Fprintf(&buf, "%-*s   %s\n", countW, counts[i], timings(h))
 	}
-	fmt.Fprintf(&buf, "Apply: %s, %d ok, %d failed; %s changed in %s.\n",
-		plural(len(hosts), "host", "hosts"), ok, failed,
+	if r.Error != "" {
+		for i, l := range strings.Split(strings.TrimRight(r.Error, "\n"), "\n") {
+			if i == 0 {
+				fmt.Fprintf(&buf, "Error: %s\n", printable(l))
+			} else {
+				fmt.Fprintf(&buf, "  %s\n", printable(l))
+			}
+		}
+	}
+	ns := ""
+	if notStarted > 0 {
+		ns = fmt.Sprintf(", %d not started", notStarted)
+	}
+	fmt.Fprintf(&buf, "Apply: %s, %d ok, %d failed%s; %s changed in %s.\n",
+		plural(len(hosts), "host", "hosts"), ok, failed, ns,
 		plural(changed, "resource", "resources"), seconds(r.Duration))
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("write apply summary: %w", err)

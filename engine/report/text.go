@@ -96,6 +96,13 @@ func (l line) markdown() string {
 // final summary line. Converged hosts print nothing but are counted.
 func Text(w io.Writer, r *Run, o Options) error {
 	var buf bytes.Buffer
+	if r.Error != "" {
+		// The run stopped before any host: say why first.
+		for _, l := range runErrorLines(r.Error) {
+			buf.WriteString(l.render(o.Color) + "\n")
+		}
+		buf.WriteString("\n")
+	}
 	for _, h := range r.Hosts {
 		body := hostLines(h, o.maxDiff())
 		if body == nil {
@@ -107,6 +114,12 @@ func Text(w io.Writer, r *Run, o Options) error {
 		}
 		buf.WriteString(header + "\n")
 		for _, l := range body {
+			buf.WriteString(l.render(o.Color) + "\n")
+		}
+		buf.WriteString("\n")
+	}
+	for _, ro := range r.Rollouts {
+		for _, l := range rolloutLines(ro) {
 			buf.WriteString(l.render(o.Color) + "\n")
 		}
 		buf.WriteString("\n")
@@ -153,8 +166,14 @@ func summaryLines(c Counts) []string {
 	}
 	out := []string{fmt.Sprintf("Plan: %s, %d to create, %d to update, %d to delete%s.",
 		plural(c.Hosts, "host", "hosts"), c.Create, c.Update, c.Delete, orphaned)}
-	if c.Failed > 0 {
+	failed := c.Failed - c.NotStarted
+	switch {
+	case c.NotStarted == 0 && c.Failed > 0:
 		out = append(out, fmt.Sprintf("Error: %d of %s failed.", c.Failed, plural(c.Hosts, "host", "hosts")))
+	case c.NotStarted > 0 && failed == 0:
+		out = append(out, fmt.Sprintf("Error: %d of %s not started.", c.NotStarted, plural(c.Hosts, "host", "hosts")))
+	case c.NotStarted > 0:
+		out = append(out, fmt.Sprintf("Error: %d of %s failed, %d not started.", failed, plural(c.Hosts, "host", "hosts"), c.NotStarted))
 	}
 	return out
 }
@@ -172,7 +191,10 @@ func plural(n int, one, many string) string {
 // failed.
 func hostLines(h *Host, maxDiff int) []line {
 	var out []line
-	if h.Error != "" {
+	switch {
+	case h.NotStarted:
+		out = append(out, line{indent: indentResource, mark: '!', text: " not started: " + orUnknown(h.Error), color: ansiRed})
+	case h.Error != "":
 		out = append(out, line{indent: indentResource, mark: '!', text: " " + h.Error, color: ansiRed})
 	}
 	for _, res := range h.Resources {
@@ -216,6 +238,10 @@ func resourceLines(h *Host, res *Resource, maxDiff int) []line {
 		return nil
 	}
 	a := res.Change.Action
+	if res.Change.Headline != "" {
+		// What the change is about, in a few words: "v1 -> v2".
+		addr += ": " + res.Change.Headline
+	}
 	head := line{indent: indentResource, mark: a.Symbol()[0], text: " " + addr, color: actionColor(a)}
 	return append([]line{head}, changeLines(h, res.Change, maxDiff)...)
 }
@@ -275,6 +301,11 @@ func changeLines(h *Host, c *resources.Change, maxDiff int) []line {
 		out = append(out, detail(width, "content", summary))
 	}
 	out = append(out, diff...)
+	for i, s := range c.Steps {
+		// What Apply will run, in order, when it is more than setting
+		// the attributes (a release's upload, switch, health check).
+		out = append(out, line{indent: indentDetail, text: fmt.Sprintf("# %d. %s", i+1, s)})
+	}
 	if c.Reason != "" {
 		// Why, when it is not an attribute: a guard, a notification.
 		out = append(out, line{indent: indentDetail, text: "# " + c.Reason})
