@@ -16,6 +16,7 @@ import (
 	"github.com/tendhq/tend/agent/store"
 	"github.com/tendhq/tend/engine"
 	"github.com/tendhq/tend/engine/source"
+	"github.com/tendhq/tend/inventory"
 )
 
 // Source is the Git source the agent follows (engine/source.Source).
@@ -60,7 +61,12 @@ type Options struct {
 	History History
 	// Dial opens a host's transport (SSH; tests use inventory/local).
 	Dial engine.DialFunc
-	Log  *zap.Logger
+	// SelectHosts, when set, narrows each revision's inventory to the hosts
+	// this agent converges: one host in pull mode, a shard in push mode.
+	// An error (the host is not in the inventory) is a spec error: the
+	// agent waits for a commit that fixes it.
+	SelectHosts func([]*inventory.Host) ([]*inventory.Host, error)
+	Log         *zap.Logger
 	// Now is the clock sync windows are checked against (default
 	// time.Now).
 	Now func() time.Time
@@ -84,8 +90,10 @@ const (
 
 // HostStatus is what the agent knows about one host.
 type HostStatus struct {
-	Name   string   `json:"name"`
-	Roles  []string `json:"roles"`
+	Name  string   `json:"name"`
+	Roles []string `json:"roles"`
+	// Groups are the inventory groups the host is in, ancestors included.
+	Groups []string `json:"groups,omitempty"`
 	Status string   `json:"status"`
 	Reason string   `json:"reason,omitempty"`
 	Error  string   `json:"error,omitempty"`
@@ -136,8 +144,10 @@ type Agent struct {
 	src  Source
 	hist History
 	dial engine.DialFunc
-	log  *zap.Logger
-	now  func() time.Time
+	// selectHosts is Options.SelectHosts (nil: every host).
+	selectHosts func([]*inventory.Host) ([]*inventory.Host, error)
+	log         *zap.Logger
+	now         func() time.Time
 
 	// applyCtx is the context of engine runs: not cancelled by shutdown,
 	// so that an apply in flight finishes.
@@ -148,6 +158,15 @@ type Agent struct {
 	syncMu sync.Mutex
 	// events fans out what happens to subscribers (events.go).
 	events eventBus
+	// metrics are served at /metrics (metrics.go); notify posts the
+	// notifications (notify.go), nil without notification blocks. Both
+	// follow the events while Run runs.
+	metrics *metrics
+	notify  *notifier
+	// views are the hosts' last graphs and runs (hostview.go), sessions
+	// the web UI's logins (session.go).
+	views    hostViews
+	sessions sessions
 
 	mu         sync.Mutex // guards the fields below
 	closing    bool
@@ -177,13 +196,14 @@ func New(o Options) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: o.Config, src: o.Source, hist: o.History, dial: o.Dial, log: o.Log, now: o.Now,
-		applyCtx:  context.Background(),
-		kick:      make(chan store.Trigger, 1),
-		hosts:     map[string]*HostStatus{},
-		applied:   map[string]applied{},
-		paused:    map[string]bool{},
-		refused:   map[string]bool{},
-		driftSeen: map[string]string{},
+		selectHosts: o.SelectHosts,
+		applyCtx:    context.Background(),
+		kick:        make(chan store.Trigger, 1),
+		hosts:       map[string]*HostStatus{},
+		applied:     map[string]applied{},
+		paused:      map[string]bool{},
+		refused:     map[string]bool{},
+		driftSeen:   map[string]string{},
 	}
 	if _, err := a.hist.GetState(stateApplied, &a.applied); err != nil {
 		return nil, fmt.Errorf("read applied revisions: %w", err)
@@ -198,6 +218,8 @@ func New(o Options) (*Agent, error) {
 	for name, ap := range a.applied {
 		a.hosts[name] = &HostStatus{Name: name, Status: StatusUnknown, Applied: ap.Revision, LastSync: ap.Time}
 	}
+	a.metrics = newMetrics(a.Status)
+	a.notify = newNotifier(a.cfg, a.log)
 	return a, nil
 }
 
@@ -211,6 +233,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	drift := time.NewTimer(jitter(a.cfg.DriftInterval))
 	defer poll.Stop()
 	defer drift.Stop()
+	// The metrics and notifications follow the events until the loop
+	// returns; notifications still being sent get a few seconds more.
+	stopConsumers := a.startConsumers(5 * time.Second)
+	defer stopConsumers()
 	fails := 0
 	for {
 		trigger := store.TriggerAuto
@@ -314,6 +340,7 @@ func (a *Agent) Status() Status {
 	for _, h := range a.hosts {
 		c := *h
 		c.Roles = slices.Clone(h.Roles)
+		c.Groups = slices.Clone(h.Groups)
 		st.Hosts = append(st.Hosts, c)
 	}
 	sort.Slice(st.Hosts, func(i, j int) bool { return st.Hosts[i].Name < st.Hosts[j].Name })

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,15 +46,22 @@ type PauseRequest struct {
 //	POST /api/v1/rollback             RollbackRequest -> store.Sync
 //	POST /api/v1/pause, /resume       PauseRequest -> Status
 //	POST /api/v1/webhook              a Git push (GitHub, Gitea, GitLab)
+//	GET  /metrics                     Prometheus metrics (metrics.go); no
+//	                                  token unless metrics_require_token
+//
+// and the web UI's (ui.go): GET /, /ui/..., /api/v1/hosts/{name},
+// /api/v1/events, /api/v1/session; POST /api/v1/login, /logout.
 //
 // Every endpoint but healthz and webhook needs "Authorization: Bearer
-// SECRET" of a configured token; read-only tokens may only GET.
+// SECRET" of a configured token (or the UI's session cookie); read-only
+// tokens may only GET.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("POST /api/v1/webhook", a.webhook)
+	mux.Handle("GET /metrics", a.metricsHandler())
 	mux.Handle("GET /api/v1/status", a.auth(func(w http.ResponseWriter, r *http.Request, _ string) {
 		writeJSON(w, http.StatusOK, a.Status())
 	}))
@@ -84,6 +90,7 @@ func (a *Agent) Handler() http.Handler {
 		rec, err := a.Rollback(detach(r.Context()), req.ID, by)
 		a.reply(w, rec, err)
 	}))
+	a.uiRoutes(mux)
 	for _, op := range []string{"pause", "resume"} {
 		mux.Handle("POST /api/v1/"+op, a.auth(func(w http.ResponseWriter, r *http.Request, by string) {
 			var req PauseRequest
@@ -154,25 +161,20 @@ func (a *Agent) history(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, http.StatusInternalServerError, ErrorReply{Error: err.Error()})
 }
 
-// auth checks the bearer token and hands the handler the token's name.
+// auth checks the request's token (a bearer token, or the web UI's
+// session cookie: session.go) and hands the handler the token's name.
+// Read-only tokens may only GET: anything else is 403.
 func (a *Agent) auth(h func(http.ResponseWriter, *http.Request, string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		var tok *Token
-		if ok && secret != "" {
-			for i := range a.cfg.Tokens {
-				t := &a.cfg.Tokens[i]
-				if subtle.ConstantTimeCompare([]byte(t.Secret), []byte(secret)) == 1 {
-					tok = t
-				}
+		tok, _, ae := a.authenticate(r)
+		if ae != nil {
+			if ae.code == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="tend"`)
 			}
-		}
-		if tok == nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tend"`)
-			writeJSON(w, http.StatusUnauthorized, ErrorReply{Error: "a valid API token is needed (Authorization: Bearer TOKEN)"})
+			writeJSON(w, ae.code, ErrorReply{Error: ae.msg})
 			return
 		}
-		if r.Method != http.MethodGet && tok.ReadOnly {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && tok.ReadOnly {
 			writeJSON(w, http.StatusForbidden, ErrorReply{Error: fmt.Sprintf("token %s is read-only", tok.Name)})
 			return
 		}

@@ -1,18 +1,25 @@
 package agent
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/robfig/cron/v3"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/engine/source"
 )
 
@@ -45,6 +52,48 @@ type Config struct {
 	Windows  []Window
 	// WebhookSecret verifies webhook deliveries; "" refuses all of them.
 	WebhookSecret string
+	// AgeIdentityFiles are the age_identity files, and AgeIdentities the
+	// identities read from them, with which the specs' secret() calls are
+	// decrypted. The files are read once, when the configuration is.
+	AgeIdentityFiles []string
+	AgeIdentities    []age.Identity
+	// MetricsRequireToken makes GET /metrics ask for an API token (any,
+	// read-only ones too); by default it answers without one, as
+	// Prometheus scrapers expect.
+	MetricsRequireToken bool
+	// Notifications are the webhooks called on the agent's events
+	// (notify.go).
+	Notifications []Notification
+	// TLS, when set, is the listener's certificate (tls_cert_file and
+	// tls_key_file, read and checked when the configuration is loaded):
+	// the API and the UI are served over HTTPS only.
+	TLS *tls.Certificate
+	// TLSCertFile and TLSKeyFile are where TLS was read from.
+	TLSCertFile, TLSKeyFile string
+}
+
+// Notification is a webhook the agent posts to on some events.
+type Notification struct {
+	Name string
+	// URL is where to post (http or https); it is never logged, since
+	// incoming-webhook URLs are secrets.
+	URL string
+	// Format is FormatJSON (a Notice, the default) or FormatSlack.
+	Format string
+	// Events are the Notify* events to post; all when empty.
+	Events []string
+	// Secret, when set, signs each body: HeaderSignature is
+	// "sha256=" and the hex HMAC-SHA256 of the body.
+	Secret string
+	// Headers are added to each request (e.g. Authorization).
+	Headers map[string]string
+	// Retries is how many times a failed post (network error, timeout,
+	// 5xx, 408, 429) is tried again (default 5); Backoff the first wait
+	// (default 1s), doubled after each retry up to 5 minutes; Timeout
+	// bounds each attempt (default 10s).
+	Retries int
+	Backoff time.Duration
+	Timeout time.Duration
 }
 
 // RoleConfig overrides the agent's policy for one role.
@@ -76,6 +125,27 @@ type fileConfig struct {
 	Tokens        []*tokenBlock  `hcl:"token,block"`
 	Windows       []*windowBlock `hcl:"window,block"`
 	WebhookSecret string         `hcl:"webhook_secret,optional"`
+	AgeIdentity   *hcl.Attribute `hcl:"age_identity,optional"`
+	// MetricsRequireToken and Notifications: metrics.go, notify.go.
+	MetricsRequireToken bool                 `hcl:"metrics_require_token,optional"`
+	Notifications       []*notificationBlock `hcl:"notification,block"`
+	TLSCertFile         *hcl.Attribute       `hcl:"tls_cert_file,optional"`
+	TLSKeyFile          *hcl.Attribute       `hcl:"tls_key_file,optional"`
+}
+
+// notificationBlock is a webhook called on events; attributes checked by
+// hand are kept as *hcl.Attribute so that errors point at them.
+type notificationBlock struct {
+	Name     string            `hcl:"name,label"`
+	URL      *hcl.Attribute    `hcl:"url"`
+	Format   *hcl.Attribute    `hcl:"format,optional"`
+	Events   *hcl.Attribute    `hcl:"events,optional"`
+	Secret   string            `hcl:"secret,optional"`
+	Headers  map[string]string `hcl:"headers,optional"`
+	Retries  *hcl.Attribute    `hcl:"retries,optional"`
+	Backoff  *hcl.Attribute    `hcl:"backoff,optional"`
+	Timeout  *hcl.Attribute    `hcl:"timeout,optional"`
+	DefRange hcl.Range         `hcl:",def_range"`
 }
 
 // sourceBlock is the source block: where the specs are and how to
@@ -261,7 +331,141 @@ func (d *decoder) config(fc *fileConfig, missing hcl.Range) *Config {
 			c.Windows = append(c.Windows, win)
 		}
 	}
+	c.AgeIdentityFiles, c.AgeIdentities = d.identities(fc.AgeIdentity)
+	c.TLS, c.TLSCertFile, c.TLSKeyFile = d.tlsPair(fc.TLSCertFile, fc.TLSKeyFile)
+	c.MetricsRequireToken = fc.MetricsRequireToken
+	names := map[string]bool{}
+	for _, n := range fc.Notifications {
+		if names[n.Name] {
+			d.errorf(&n.DefRange, "Duplicate notification", "A notification named %q is declared twice.", n.Name)
+		}
+		names[n.Name] = true
+		if nc, ok := d.notification(n); ok {
+			c.Notifications = append(c.Notifications, nc)
+		}
+	}
 	return c
+}
+
+// notification checks a notification block and fills in its defaults;
+// false when it is unusable (its problems are in the diagnostics). Errors
+// never quote the URL: it may hold a token.
+func (d *decoder) notification(b *notificationBlock) (Notification, bool) {
+	n := Notification{Name: b.Name, URL: d.str(b.URL), Format: FormatJSON, Secret: b.Secret, Headers: b.Headers,
+		Retries: 5, Backoff: d.duration(b.Backoff, time.Second), Timeout: d.duration(b.Timeout, 10*time.Second)}
+	ok := true
+	if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		d.errorf(b.URL.Expr.Range().Ptr(), "Invalid notification url", "The url of notification %q must be an http:// or https:// URL.", b.Name)
+		ok = false
+	}
+	switch f := d.str(b.Format); f {
+	case "", FormatJSON:
+	case FormatSlack:
+		n.Format = FormatSlack
+	default:
+		d.errorf(b.Format.Expr.Range().Ptr(), "Invalid notification format", "format must be %q or %q, not %q.", FormatJSON, FormatSlack, f)
+		ok = false
+	}
+	if b.Events != nil {
+		d.diags = append(d.diags, gohcl.DecodeExpression(b.Events.Expr, nil, &n.Events)...)
+		for _, e := range n.Events {
+			if !slices.Contains(NotifyEvents, e) {
+				d.errorf(b.Events.Expr.Range().Ptr(), "Unknown notification event", "%q is not an event; the events are %s.", e, strings.Join(NotifyEvents, ", "))
+				ok = false
+			}
+		}
+	}
+	if b.Retries != nil {
+		d.diags = append(d.diags, gohcl.DecodeExpression(b.Retries.Expr, nil, &n.Retries)...)
+		if n.Retries < 0 || n.Retries > 20 {
+			d.errorf(b.Retries.Expr.Range().Ptr(), "Invalid retries", "retries must be between 0 and 20, not %d.", n.Retries)
+			ok = false
+		}
+	}
+	return n, ok
+}
+
+// identities reads age_identity: one identity file or a list of them
+// (age-keygen files, or SSH private keys without passphrase), relative to
+// agent.hcl. Errors point at the attribute and never quote a key.
+func (d *decoder) identities(a *hcl.Attribute) ([]string, []age.Identity) {
+	if a == nil {
+		return nil, nil
+	}
+	rng := a.Expr.Range().Ptr()
+	v, ds := a.Expr.Value(nil)
+	if ds.HasErrors() {
+		d.diags = append(d.diags, ds...)
+		return nil, nil
+	}
+	var files []string
+	ty := v.Type()
+	lv, err := convert.Convert(v, cty.List(cty.String))
+	switch {
+	case v.IsNull() || !v.IsWhollyKnown():
+		d.errorf(rng, "Invalid age_identity", "age_identity must be an identity file or a list of them, such as [\"/etc/tend/age.key\"].")
+		return nil, nil
+	case ty == cty.String:
+		files = []string{v.AsString()}
+	case (ty.IsListType() || ty.IsTupleType()) && err == nil:
+		for _, e := range lv.AsValueSlice() {
+			if e.IsNull() {
+				d.errorf(rng, "Invalid age_identity", "age_identity must not hold null.")
+				return nil, nil
+			}
+			files = append(files, e.AsString())
+		}
+	default:
+		d.errorf(rng, "Invalid age_identity", "age_identity must be an identity file or a list of them, such as [\"/etc/tend/age.key\"].")
+		return nil, nil
+	}
+	var ids []age.Identity
+	for i, f := range files {
+		files[i] = d.path(f)
+		got, err := config.ReadIdentityFile(files[i])
+		if err != nil {
+			d.errorf(rng, "Cannot read age identity", "The age identity %s cannot be used: %v.", f, err)
+			continue
+		}
+		ids = append(ids, got...)
+	}
+	return files, ids
+}
+
+// tlsPair reads the listener's certificate and key (PEM files, relative to
+// agent.hcl); both or neither must be given.
+func (d *decoder) tlsPair(certA, keyA *hcl.Attribute) (*tls.Certificate, string, string) {
+	if certA == nil && keyA == nil {
+		return nil, "", ""
+	}
+	file := func(a *hcl.Attribute) (string, bool) {
+		v, ds := a.Expr.Value(nil)
+		if ds.HasErrors() || v.IsNull() || !v.IsKnown() || v.Type() != cty.String || v.AsString() == "" {
+			d.errorf(a.Expr.Range().Ptr(), "Invalid "+a.Name, "%s must be the path of a PEM file.", a.Name)
+			return "", false
+		}
+		return d.path(v.AsString()), true
+	}
+	if certA == nil || keyA == nil {
+		a := certA
+		if a == nil {
+			a = keyA
+		}
+		d.errorf(a.Range.Ptr(), "Incomplete TLS settings", "TLS needs both tls_cert_file and tls_key_file.")
+		return nil, "", ""
+	}
+	cf, ok1 := file(certA)
+	kf, ok2 := file(keyA)
+	if !ok1 || !ok2 {
+		return nil, "", ""
+	}
+	cert, err := tls.LoadX509KeyPair(cf, kf)
+	if err != nil {
+		// The error names the files, never their content.
+		d.errorf(certA.Range.Ptr(), "Cannot load the TLS certificate", "The certificate %s and key %s cannot be used: %v.", cf, kf, err)
+		return nil, "", ""
+	}
+	return &cert, cf, kf
 }
 
 // source builds the source.Spec and reads the trusted keys: a file

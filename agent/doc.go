@@ -18,8 +18,18 @@
 //     corrected;
 //  5. on shutdown, no new sync starts and the one running finishes.
 //
+// The web UI (ui.go, the page under ui/) is served by Handler at /: it
+// logs in with a session cookie (session.go), reads each host's last graph
+// and run (hostview.go, kept by recordRun after every engine run) and
+// follows the agent's events (events.go) as server-sent events.
+//
 // Errors have a class: a spec that does not compile or a revision that is
 // not trusted waits for the next commit; a source that cannot be reached is
 // retried with backoff while drift keeps being corrected from the last
 // snapshot.
+//
+// What happens (syncs, drift, source errors, status changes) is published
+// on an event bus (events.go). While Run runs, the Prometheus metrics
+// (metrics.go, served at /metrics) and the webhook notifications
+// (notify.go, the notification blocks of agent.hcl) follow it.
 package agent

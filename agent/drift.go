@@ -76,6 +76,7 @@ func (a *Agent) driftAt(ctx context.Context, hash string, hosts []string) error 
 		return nil
 	}
 	run := a.engineRun(c.selectHosts(still), c, false)
+	a.recordRun(c, run)
 	allowed := Allowed(a.cfg.Windows, a.now())
 	var drifts []*store.Drift
 	var heal []string
@@ -120,6 +121,7 @@ func (a *Agent) driftAt(ctx context.Context, hash string, hosts []string) error 
 		drifts = append(drifts, d)
 	}
 	a.mu.Unlock()
+	a.publish(Event{Type: EventStatus})
 	var rec *store.Sync
 	if len(heal) > 0 {
 		a.log.Info("correcting drift", zap.Strings("hosts", heal), zap.Stringer("revision", c.rev))
@@ -140,6 +142,7 @@ func (a *Agent) driftAt(ctx context.Context, hash string, hosts []string) error 
 		if err := a.hist.AddDrift(d); err != nil {
 			a.log.Error("record drift", zap.String("host", d.Host), zap.Error(err))
 		}
+		a.publish(Event{Type: EventDrift, Drift: copyDrift(d)})
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ type compiled struct {
 	graphs map[string]*config.HostGraph // by host name
 	roles  map[string][]string          // roles selecting each host
 	prune  map[string]bool              // roles with prune = true
+	// rollouts are the rollout blocks of the roles that have one.
+	rollouts map[string]*config.Rollout
 }
 
 // compile loads the inventory and the specs of snap and builds every host's
@@ -62,11 +64,15 @@ func (a *Agent) compile(snap *source.Snapshot) (*compiled, error) {
 			files[k] = v
 		}
 	}
-	cfg, ds := config.Load(snap.FS, ".")
+	cfg, ds := config.Load(snap.FS, ".", config.WithIdentities(a.cfg.AgeIdentities...))
 	diags = append(diags, ds...)
-	c := &compiled{rev: snap.Revision, graphs: map[string]*config.HostGraph{}, roles: map[string][]string{}, prune: map[string]bool{}}
+	c := &compiled{rev: snap.Revision, graphs: map[string]*config.HostGraph{}, roles: map[string][]string{}, prune: map[string]bool{},
+		rollouts: map[string]*config.Rollout{}}
 	if !diags.HasErrors() {
 		hosts, err := inv.Select(nil)
+		if err == nil && a.selectHosts != nil {
+			hosts, err = a.selectHosts(hosts)
+		}
 		if err != nil {
 			return nil, &SpecError{Revision: snap.Revision, Detail: err.Error()}
 		}
@@ -78,6 +84,9 @@ func (a *Agent) compile(snap *source.Snapshot) (*compiled, error) {
 		for _, r := range cfg.Roles() {
 			if r.Prune {
 				c.prune[r.Name] = true
+			}
+			if r.Rollout != nil {
+				c.rollouts[r.Name] = r.Rollout
 			}
 			for _, h := range hosts {
 				if ok, _ := inventory.MatchAny(r.Hosts, h); ok && c.graphs[h.Name] != nil {
@@ -91,6 +100,11 @@ func (a *Agent) compile(snap *source.Snapshot) (*compiled, error) {
 			for k, v := range cfg.Files() {
 				files[k] = v
 			}
+		}
+		if cfg != nil {
+			// Compile keeps secrets out of its diagnostics; this covers
+			// the rest before they are recorded.
+			diags = cfg.Redact(diags)
 		}
 		var b strings.Builder
 		_ = report.Diagnostics(&b, files, diags, false)
@@ -123,14 +137,17 @@ func (c *compiled) hostNames() []string {
 
 // engineRun runs the engine over graphs; the caller holds syncMu.
 func (a *Agent) engineRun(graphs []*config.HostGraph, c *compiled, apply bool) *report.Run {
-	return engine.Run(a.applyCtx, graphs, engine.Options{
+	run := engine.Run(a.applyCtx, graphs, engine.Options{
 		Apply:      apply,
 		Dial:       a.dial,
 		StateDir:   a.cfg.StateDir,
 		PruneRoles: c.prune,
+		Rollouts:   c.rollouts,
 		Revision:   c.rev.String(),
 		Log:        a.log,
 	})
+	a.metrics.observeRun(run, apply)
+	return run
 }
 
 // pollStep fetches the source and reconciles a new revision. It returns an
@@ -143,18 +160,27 @@ func (a *Agent) pollStep(ctx context.Context, trigger store.Trigger) error {
 		// anything else (unreachable, refused credentials) backs off.
 		var se *source.SignatureError
 		if errors.As(err, &se) {
-			a.setSourceError("", false)
+			// Fetched, but not trusted: the source itself is fine.
+			a.metrics.fetched(a.now())
+			if was, _ := a.setSourceError("", false); was != "" {
+				a.publish(Event{Type: EventSourceOK, Revision: se.Revision.String()})
+			}
 			a.refuse(se.Revision, se.Error())
 			return nil
 		}
-		a.setSourceError(err.Error(), errors.Is(err, source.ErrUnreachable))
+		_, now := a.setSourceError(err.Error(), errors.Is(err, source.ErrUnreachable))
+		a.publish(Event{Type: EventSourceError, Error: now})
 		return err
 	}
-	a.setSourceError("", false)
+	a.metrics.fetched(a.now())
+	was, _ := a.setSourceError("", false)
 	a.mu.Lock()
 	a.head = snap
 	known := a.reconciled == snap.Revision.Hash || a.refused[snap.Revision.Hash]
 	a.mu.Unlock()
+	if was != "" || !known {
+		a.publish(Event{Type: EventSourceOK, Revision: snap.Revision.String()})
+	}
 	if known {
 		return nil
 	}
@@ -177,15 +203,17 @@ func (a *Agent) pollStep(ctx context.Context, trigger store.Trigger) error {
 // setSourceError records (or with "" clears) why the source cannot be
 // fetched, keeping the time it first failed; unreachable says the remote
 // could not be reached (source.ErrUnreachable), rather than refused us.
-func (a *Agent) setSourceError(msg string, unreachable bool) {
+// It returns the error shown before and the one shown now.
+func (a *Agent) setSourceError(msg string, unreachable bool) (was, now string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	was = a.srcErr
 	if msg == "" {
 		if a.srcErr != "" {
 			a.log.Info("source reachable again")
 		}
 		a.srcErr, a.srcDown = "", time.Time{}
-		return
+		return was, ""
 	}
 	if a.srcDown.IsZero() {
 		a.srcDown = a.now()
@@ -195,6 +223,7 @@ func (a *Agent) setSourceError(msg string, unreachable bool) {
 		what = "source unreachable"
 	}
 	a.srcErr = fmt.Sprintf("%s since %s: %s", what, a.srcDown.UTC().Format(time.RFC3339), msg)
+	return was, a.srcErr
 }
 
 // refuse records a revision that cannot be applied, once per revision.
@@ -217,6 +246,26 @@ func (a *Agent) refuse(rev source.Revision, reason string) {
 	if err := a.hist.EndSync(rec); err != nil {
 		a.log.Error("record refused revision", zap.Error(err))
 	}
+	a.publish(Event{Type: EventSyncFinished, Sync: copySync(rec)})
+}
+
+// copySync is a deep copy of a sync record for an event: subscribers read
+// it in other goroutines while the record may still change.
+func copySync(s *store.Sync) *store.Sync {
+	c := *s
+	c.Roles = slices.Clone(s.Roles)
+	c.Hosts = slices.Clone(s.Hosts)
+	for i := range c.Hosts {
+		c.Hosts[i].Resources = slices.Clone(c.Hosts[i].Resources)
+	}
+	return &c
+}
+
+// copyDrift is a copy of a drift event for an event.
+func copyDrift(d *store.Drift) *store.Drift {
+	c := *d
+	c.Resources = slices.Clone(d.Resources)
+	return &c
 }
 
 func syncRecord(rev source.Revision, t store.Trigger, by string, roles []string) *store.Sync {
@@ -235,6 +284,7 @@ func (a *Agent) reconcile(c *compiled, trigger store.Trigger) error {
 		return nil
 	}
 	run := a.engineRun(c.selectHosts(c.hostNames()), c, false)
+	a.recordRun(c, run)
 	var auto []string
 	allowed := Allowed(a.cfg.Windows, a.now())
 	a.mu.Lock()
@@ -269,6 +319,7 @@ func (a *Agent) reconcile(c *compiled, trigger store.Trigger) error {
 	}
 	a.saveApplied()
 	a.mu.Unlock()
+	a.publish(Event{Type: EventStatus})
 	if len(auto) == 0 {
 		return nil
 	}
@@ -285,6 +336,9 @@ func (a *Agent) hostStatus(name string, c *compiled) *HostStatus {
 	}
 	if c != nil {
 		st.Roles = slices.Clone(c.roles[name])
+		if g := c.graphs[name]; g != nil && g.Host != nil {
+			st.Groups = slices.Clone(g.Host.Groups)
+		}
 		if a.head != nil {
 			st.Target = a.head.Revision.String()
 		}
@@ -387,11 +441,13 @@ func (a *Agent) apply(c *compiled, hosts []string, trigger store.Trigger, by str
 	if err := a.hist.BeginSync(rec); err != nil {
 		return nil, fmt.Errorf("record sync of %s: %w", c.rev, err)
 	}
+	a.publish(Event{Type: EventSyncStarted, Sync: copySync(rec)})
 	rec.Hosts = nil // filled in with the outcome below
 	log := a.log.With(zap.Uint64("sync", rec.ID), zap.Stringer("revision", c.rev), zap.String("trigger", string(trigger)))
 	log.Info("sync started", zap.Strings("hosts", hosts))
 	// Not cancelled by shutdown (applyCtx): a host is never left halfway.
 	run := a.engineRun(c.selectHosts(hosts), c, true)
+	a.recordRun(c, run)
 	rec.Result = store.ResultSucceeded
 	var failed []string
 	now := a.now()
@@ -413,9 +469,11 @@ func (a *Agent) apply(c *compiled, hosts []string, trigger store.Trigger, by str
 				msg = "some resources failed"
 			}
 			setFailed(st, msg)
-			if st.Status == StatusFailed {
+			if st.Status == StatusFailed && !h.NotStarted {
 				// Partly applied: the drift check plans it at this
-				// revision, and self-heal retries it.
+				// revision, and self-heal retries it. A host its rollout
+				// did not start keeps its revision: self-heal must not
+				// deploy what the rollout stopped.
 				a.applied[h.Name] = applied{Revision: c.rev.String(), Hash: c.rev.Hash, Time: now}
 				st.Applied = c.rev.String()
 			}
@@ -436,13 +494,20 @@ func (a *Agent) apply(c *compiled, hosts []string, trigger store.Trigger, by str
 	}
 	a.saveApplied()
 	a.mu.Unlock()
+	a.publish(Event{Type: EventStatus})
 	if len(failed) > 0 {
 		rec.Result = store.ResultFailed
 		rec.Reason = "failed on " + strings.Join(failed, ", ")
 	}
+	if run.Error != "" {
+		// Nothing was contacted: the run's own error says why.
+		rec.Result, rec.Reason = store.ResultFailed, run.Error
+	}
 	rec.Ended = a.now()
-	if err := a.hist.EndSync(rec); err != nil {
-		return rec, fmt.Errorf("record the end of sync %d: %w", rec.ID, err)
+	endErr := a.hist.EndSync(rec)
+	a.publish(Event{Type: EventSyncFinished, Sync: copySync(rec)})
+	if endErr != nil {
+		return rec, fmt.Errorf("record the end of sync %d: %w", rec.ID, endErr)
 	}
 	log.Info("sync ended", zap.String("result", string(rec.Result)), zap.Duration("took", rec.Ended.Sub(rec.Started)))
 	return rec, nil
@@ -627,5 +692,7 @@ func (a *Agent) setPaused(role string, on bool) error {
 		return fmt.Errorf("save paused roles: %w", err)
 	}
 	a.log.Info("auto-sync paused roles", zap.Strings("paused", list))
+	// Publishing takes no lock of the agent's: safe under a.mu.
+	a.publish(Event{Type: EventStatus})
 	return nil
 }

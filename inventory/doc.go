@@ -4,7 +4,8 @@
 // change files on a host.
 //
 // Start reading at Load (load.go), which returns an Inventory of Hosts
-// (host.go); Select and Match (match.go) pick hosts by pattern; Transport
+// (host.go); Select and Match (match.go) pick hosts by pattern; Shard
+// (shard.go) splits them among control hosts (--shard i/n); Transport
 // (transport.go) is implemented by the subpackages ssh and local. Loading
 // goes through decode.go (one block at a time, every value checked where it
 // is written) and resolve.go (names linked, groups ranked, settings merged,

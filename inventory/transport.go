@@ -86,6 +86,16 @@ type FileSystem interface {
 	Remove(path string) error
 	// RemoveAll removes path and, for a directory, everything below it.
 	RemoveAll(path string) error
+	// Lstat reports path without following a final symlink: its type and
+	// permission bits, its owner's uid, and a symlink's target.
+	Lstat(path string) (*PathInfo, error)
+}
+
+// PathInfo is what FileSystem.Lstat reports of a path.
+type PathInfo struct {
+	Mode   fs.FileMode // type bits and permissions, as fs.FileInfo.Mode
+	UID    int
+	Target string // a symlink's target; "" for other types
 }
 
 // Dialer is a Transport that can open a TCP connection from the host itself,

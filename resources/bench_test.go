@@ -171,3 +171,39 @@ func BenchmarkDiff(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProbeShell runs the probe script itself (sh on this machine)
+// over 500 and 4000 existing files: ns/op per size shows that the shell's
+// work stays linear in the number of paths.
+func BenchmarkProbeShell(b *testing.B) {
+	for _, n := range []int{500, 4000} {
+		b.Run(fmt.Sprintf("paths=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			p := NewProbe()
+			for i := 0; i < n; i++ {
+				path := filepath.Join(dir, fmt.Sprintf("some/longer name/file-%04d.conf", i))
+				if i%500 == 0 {
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := os.WriteFile(path, []byte{byte(i)}, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				p.Path(path, true)
+			}
+			for b.Loop() {
+				c := p.Cmd()
+				cmd := exec.Command(c.Args[0], c.Args[1:]...)
+				cmd.Stdin = c.Stdin
+				out, err := cmd.Output()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ParseProbe(p, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -100,8 +100,14 @@ func (r *Directory) Diff(o *Observed) (*Change, error) {
 	return c, nil
 }
 
-// Apply creates, fixes or removes the directory.
+// Apply creates, fixes or removes the directory. A path below a symbolic
+// link that neither root nor the user tend runs as owns is refused
+// (checkParents).
 func (r *Directory) Apply(ctx context.Context, t *Target, c *Change) error {
+	// Never through a symlinked directory someone else controls.
+	if err := checkParents(ctx, t, r.path); err != nil {
+		return err
+	}
 	fsys, err := t.Transport.FS(ctx)
 	if err != nil {
 		return err

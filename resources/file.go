@@ -202,8 +202,13 @@ func IsBinary(b []byte) bool {
 // Apply writes the file to a temporary file in the target directory, sets
 // its mode and ownership, and renames it into place, so that a reader sees
 // the old file or the new one, never half of one. Mode and ownership changes
-// alone are made in place.
+// alone are made in place. A path below a symbolic link that neither root
+// nor the user tend runs as owns is refused (checkParents).
 func (f *File) Apply(ctx context.Context, t *Target, c *Change) error {
+	// Never through a symlinked directory someone else controls.
+	if err := checkParents(ctx, t, f.path); err != nil {
+		return err
+	}
 	fsys, err := t.Transport.FS(ctx)
 	if err != nil {
 		return err

@@ -39,7 +39,10 @@ func init() {
 // cache_valid_time (default 1h). apt-get runs with
 // DEBIAN_FRONTEND=noninteractive, keeps changed configuration files
 // (--force-confold) and installs recommended packages as apt's
-// configuration says (tend does not add --no-install-recommends).
+// configuration says (tend does not add --no-install-recommends). While
+// another process holds apt's or dpkg's lock, apt-get waits for it up to
+// lock_timeout (default 120s; DPkg::Lock::Timeout); when it gives up, the
+// error says how long it waited and which process holds which lock.
 type Package struct {
 	addr       Addr
 	name       string
@@ -250,17 +253,55 @@ func (r *Package) ApplyBatch(ctx context.Context, t *Target, rs []BatchResource,
 		if err == nil {
 			_, err = run(ctx, t, pm+" install "+strings.Join(specs, " "), installCmd(pm, specs, pinned, upgrade, lockWait))
 		}
+		err = lockHolders(ctx, t, pm, lockWait, err)
 		for _, i := range install {
 			errs[i] = err
 		}
 	}
 	if len(remove) > 0 {
 		_, err := run(ctx, t, pm+" remove "+strings.Join(names, " "), removeCmd(pm, names, lockWait))
+		err = lockHolders(ctx, t, pm, lockWait, err)
 		for _, i := range remove {
 			errs[i] = err
 		}
 	}
 	return errs, nil
+}
+
+// aptLocks are the files apt-get and dpkg lock (fcntl) while they run.
+var aptLocks = []string{"/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/lib/apt/lists/lock", "/var/cache/apt/archives/lock"}
+
+// lockHoldersScript prints "FILE is held by process PID (COMMAND)" for
+// every lock in /proc/locks on one of the files "$@" (matched by inode).
+const lockHoldersScript = `for f in "$@"; do
+  ino=$(stat -c %i -- "$f" 2>/dev/null) || continue
+  for p in $(awk -v ino="$ino" '$2 != "->" { n = split($6, a, ":"); if (a[n] == ino) print $5 }' /proc/locks | sort -u); do
+    c=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-200)
+    printf '%s is held by process %s (%s)\n' "$f" "$p" "${c% }"
+  done
+done`
+
+// lockHolders adds to err, when apt-get failed because another process
+// held its lock past lock_timeout, how long tend waited and which
+// processes hold which lock (apt's own message names only the file). Any
+// other error, or a failure to find the holders, is returned as it is.
+func lockHolders(ctx context.Context, t *Target, pm string, waited time.Duration, err error) error {
+	if err == nil || pm != "apt-get" {
+		return err
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "Could not get lock") && !strings.Contains(msg, "Unable to acquire the dpkg frontend lock") && !strings.Contains(msg, "Unable to lock") {
+		return err
+	}
+	res, rerr := t.Transport.Run(ctx, inventory.Cmd{Args: append([]string{"sh", "-c", lockHoldersScript, "sh"}, aptLocks...)})
+	holders := ""
+	if rerr == nil && res.ExitCode == 0 {
+		holders = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(res.Stdout)), "\n", " | ")), " ")
+	}
+	if holders == "" {
+		return fmt.Errorf("%w (waited %s for the lock: lock_timeout)", err, waited)
+	}
+	return fmt.Errorf("%w (waited %s for the lock: lock_timeout; %s)", err, waited, holders)
 }
 
 // spec is what the install call names for r: the name, with the pinned

@@ -340,13 +340,9 @@ func TestProbeManyPaths(t *testing.T) {
 		t.Fatalf("probe has %d queries", p.Len())
 	}
 
-	start := time.Now()
+	// How long it takes is measured by BenchmarkProbeShell, not here: a
+	// timed assertion fails on a loaded machine and proves nothing.
 	o := runProbe(t, p, false)
-	took := time.Since(start)
-	if took > time.Second {
-		t.Errorf("probe of 500 paths took %v, want < 1s", took)
-	}
-	t.Logf("probe of 500 paths took %v", took)
 	for path, typ := range want {
 		s, err := o.Path(path)
 		switch {
@@ -470,8 +466,9 @@ func TestProbeAccountLookupFailure(t *testing.T) {
 	}
 }
 
-// TestProbeScales probes 4000 existing files: the shell's work must stay
-// linear (appending each path to "$@" made this take about 8 s in dash).
+// TestProbeScales probes 4000 existing files and checks the answers; that
+// the shell's work stays linear (appending each path to "$@" once made this
+// take about 8 s in dash) is measured by BenchmarkProbeShell.
 func TestProbeScales(t *testing.T) {
 	dir := t.TempDir()
 	p := NewProbe()
@@ -487,13 +484,7 @@ func TestProbeScales(t *testing.T) {
 		}
 		p.Path(path, true)
 	}
-	start := time.Now()
 	o := runProbe(t, p, false)
-	took := time.Since(start)
-	t.Logf("probe of 4000 files took %v", took)
-	if took > 3*time.Second {
-		t.Errorf("probe of 4000 files took %v, want < 3s", took)
-	}
 	if s, err := o.Path(filepath.Join(dir, "some/longer name/file-3999.conf")); err != nil || s.SHA256 != HashOf([]byte{byte(3999 % 256)}) {
 		t.Errorf("last file: %+v, %v", s, err)
 	}

@@ -54,7 +54,12 @@ func init() {
 // service restarts, and the health check decides: passing, older releases
 // beyond keep are removed; failing, current moves back to the previous
 // release, the service restarts again, the failed release stays on disk for
-// inspection and the resource fails with the health check's output.
+// inspection and the resource fails with the health check's output. Only a
+// release that passed is recorded as switched in the history: when current
+// points at a release the history does not confirm (the run that switched
+// it lost its connection during the health check), the next run restarts
+// and checks it again, and goes back to the last confirmed release if it
+// fails.
 //
 // The probe reads current, the releases with their markers and the history
 // (probe_release.go), so that a converged release costs nothing more.
@@ -322,6 +327,19 @@ func (r *Release) Diff(o *Observed) (*Change, error) {
 		if d == nil || !d.Complete {
 			return nil, fmt.Errorf("%s/current points at releases/%s, which is not a complete release: remove the link to let tend prepare it again", r.base, want)
 		}
+		if confirmed(st, want) {
+			return c, nil
+		}
+		// current was switched, but the run that switched it never
+		// recorded the release healthy (its connection dropped during
+		// the restart or the health check): check it again, and go back
+		// to the last confirmed release if it fails.
+		prev := previousConfirmed(st, want)
+		c.Action = Update
+		c.Attrs = []AttrChange{{Name: "confirmed", Before: "false", After: "true"}}
+		c.Headline = want + " (switch not confirmed)"
+		c.Reason = fmt.Sprintf("current points at %s, but the run that switched it did not finish its health check; it runs again", want)
+		c.Steps = r.steps(st, prev, want, true)
 		return c, nil
 	}
 	reuse := d != nil && d.Complete
@@ -487,6 +505,11 @@ func (r *Release) Apply(ctx context.Context, t *Target, c *Change) error {
 	if err != nil {
 		return err
 	}
+	if cur == want {
+		// An unconfirmed switch (see Diff): a failure goes back to the
+		// last release that was confirmed.
+		cur = previousConfirmed(st, want)
+	}
 	log := t.logger().With(zap.String("release", r.addr.String()), zap.String("version", want))
 	marker := ""
 	if d := st.Dir(want); d == nil || !d.Complete {
@@ -518,6 +541,30 @@ func (r *Release) Apply(ctx context.Context, t *Target, c *Change) error {
 		remove = r.removable(st, want)
 	}
 	return r.finish(ctx, t, ReleaseEvent{Time: time.Now(), Event: event, Version: want, Detail: health}, remove)
+}
+
+// confirmed reports whether the history records version as switched to
+// (or rolled back to) and healthy: its last event is a switch or a
+// rollback, which a run writes only after the health check passed.
+func confirmed(st *ReleaseState, version string) bool {
+	e := st.LastEvent(version)
+	return e != nil && (e.Event == "switch" || e.Event == "rollback")
+}
+
+// previousConfirmed returns the release a failing unconfirmed want goes
+// back to: the newest release other than want that the history confirms
+// and that is still complete on disk; "" when there is none.
+func previousConfirmed(st *ReleaseState, want string) string {
+	for i := len(st.History) - 1; i >= 0; i-- {
+		e := st.History[i]
+		if e.Version == want || (e.Event != "switch" && e.Event != "rollback") {
+			continue
+		}
+		if d := st.Dir(e.Version); d != nil && d.Complete && confirmed(st, e.Version) {
+			return e.Version
+		}
+	}
+	return ""
 }
 
 // restartAndCheck restarts the service and runs the health check; it

@@ -11,5 +11,10 @@ cd "$(dirname "$0")/.."
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
   export PATH="$PATH:/usr/local/go/bin"
 fi
-# exec keeps go test's output (the final ok / FAIL lines) and its exit code.
-exec go test -race -count=1 -timeout 30m ./... "$@"
+# Every test with the race detector; then, on a full run, each fuzzer for
+# a bounded time (scripts/fuzz.sh; TEND_FUZZ_SECONDS, default 15, 0 skips).
+# Extra arguments (a -run selection) run the tests only.
+go test -race -count=1 -timeout 45m ./... "$@"
+if [ $# -eq 0 ] && [ "${TEND_FUZZ_SECONDS:-15}" != 0 ]; then
+  scripts/fuzz.sh "${TEND_FUZZ_SECONDS:-15}"
+fi

@@ -88,7 +88,7 @@ token "viewer" {
 	var logs bytes.Buffer
 	go func() {
 		root := newRoot()
-		root.SetArgs([]string{"agent", "-c", cfg, "--local", "--log-level", "error"})
+		root.SetArgs([]string{"agent", "-c", cfg, "--local", "--host", name, "--log-level", "error"})
 		root.SetOut(&logs)
 		root.SetErr(&logs)
 		done <- root.ExecuteContext(ctx)

@@ -18,16 +18,21 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// revision is the Git commit, set at build time by make build with
+// -ldflags "-X main.revision=<hex>"; without it, the build information's
+// vcs.revision (go build -buildvcs=true in a Git checkout) is used.
+var revision = ""
+
 func newVersion() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print tend's version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			v, rev := version, ""
+			v, rev := version, revision
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
+					if s.Key == "vcs.revision" && rev == "" {
 						rev = s.Value
 					}
 				}

@@ -73,6 +73,10 @@ type runFlags struct {
 	// ageIdentities are the identity files secret() decrypts with; without
 	// any, $TEND_AGE_IDENTITY (files separated by ':') is read.
 	ageIdentities []string
+	// shard ("i/n") keeps one part of the selected hosts (shard.go).
+	shard string
+	// selectHosts is the agent's host selection (pull mode, --shard).
+	selectHosts func([]*inventory.Host) ([]*inventory.Host, error)
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -90,6 +94,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.repoSSHKey, "repo-ssh-key", "", "with an ssh --repo: the private key file (default: ssh-agent)")
 	fl.StringVar(&f.repoKnownHosts, "repo-known-hosts", "", "with an ssh --repo: the known_hosts file to check the server's key against")
 	fl.BoolVar(&f.tofu, "trust-on-first-use", false, "accept and record the host keys of hosts not in known_hosts (a changed key is always refused)")
+	fl.StringVar(&f.shard, "shard", "", shardFlagHelp)
 	fl.StringArrayVar(&f.ageIdentities, "age-identity", nil, "an age identity file (age-keygen, or an SSH private key) to decrypt secret() files with (repeatable; default $TEND_AGE_IDENTITY, files separated by ':')")
 }
 
@@ -191,6 +196,9 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 			return l, nil
 		}
 		hosts, err := inv.Select(f.limit)
+		if err == nil {
+			hosts, err = shardHosts(f.shard, hosts)
+		}
 		if err != nil {
 			return nil, &exitError{code: 1, err: err}
 		}
@@ -198,6 +206,8 @@ func (f *runFlags) load(specDir string, needHosts bool) (*loaded, error) {
 		if f.local && len(hosts) != 1 {
 			return nil, &exitError{code: 1, err: fmt.Errorf("--local converges this machine as one host, but %d hosts are selected: pick one with --limit", len(hosts))}
 		}
+	case f.local && f.shard != "":
+		return nil, &exitError{code: 1, err: fmt.Errorf("--shard splits an inventory among control hosts: give one with -i FILE")}
 	case f.local:
 		h := localHost()
 		if len(f.limit) > 0 {

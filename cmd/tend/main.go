@@ -52,5 +52,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "console", "log format: console or json")
 	root.AddCommand(newValidate(g), newPlan(g), newApply(g), newGraph(g), newFmt(), newVersion(), newAgent(g), newStatus(), newSync(), newHistory(), newRollback(), newRelease(g))
+	root.AddCommand(newInstallAgent())
+	addHelp(root)
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/tendhq/tend/inventory"
 )
@@ -41,6 +42,24 @@ func (f *fileSystem) Chmod(path string, mode fs.FileMode) error {
 }
 
 // Lchown sets the owner and group of path, not following a final symlink.
+// Lstat stats path without following a final symlink.
+func (f *fileSystem) Lstat(path string) (*inventory.PathInfo, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, f.err("lstat", path, err)
+	}
+	pi := &inventory.PathInfo{Mode: fi.Mode()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		pi.UID = int(st.Uid)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if pi.Target, err = os.Readlink(path); err != nil {
+			return nil, f.err("readlink", path, err)
+		}
+	}
+	return pi, nil
+}
+
 func (f *fileSystem) Lchown(path string, uid, gid int) error {
 	return f.err("lchown", path, os.Lchown(path, uid, gid))
 }

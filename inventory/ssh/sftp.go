@@ -158,6 +158,27 @@ func (f *fileSystem) Chmod(p string, mode fs.FileMode) error {
 // anything else with SETSTAT after an LSTAT. Between the LSTAT and the
 // SETSTAT the path must not be replaced by a symlink, which holds for the
 // paths apply creates itself.
+// Lstat stats p over SFTP without following a final symlink, and reads a
+// symlink's target: one or two round trips, no remote command.
+func (f *fileSystem) Lstat(p string) (*inventory.PathInfo, error) {
+	fi, err := f.c.Lstat(p)
+	if err != nil {
+		return nil, f.err("lstat", p, err)
+	}
+	pi := &inventory.PathInfo{Mode: fi.Mode()}
+	if st, ok := fi.Sys().(*sftp.FileStat); ok {
+		pi.UID = int(st.UID)
+	} else {
+		return nil, f.err("lstat", p, errors.New("the SFTP server did not report the owner"))
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		if pi.Target, err = f.c.ReadLink(p); err != nil {
+			return nil, f.err("readlink", p, err)
+		}
+	}
+	return pi, nil
+}
+
 func (f *fileSystem) Lchown(p string, uid, gid int) error {
 	fi, err := f.c.Lstat(p)
 	if err != nil {

@@ -28,8 +28,11 @@ const (
 	DefaultBecomeUser     = "root"
 	DefaultSFTPServer     = "/usr/lib/openssh/sftp-server"
 	// DefaultMaxSessions keeps concurrent Runs under OpenSSH's default
-	// MaxSessions (10), leaving room for the SFTP session.
-	DefaultMaxSessions = 8
+	// MaxSessions (10), leaving room for the SFTP session and for sessions
+	// the server has not freed yet: a Run returns when the command exits,
+	// before sshd has closed its side of the channel, so a new session
+	// can briefly meet the old one there ("open failed" at 10).
+	DefaultMaxSessions = 7
 )
 
 // killGrace is how long a cancelled command has between SIGTERM and SIGKILL.

@@ -1,0 +1,3 @@
+module example.com/devops-map
+
+go 1.22
