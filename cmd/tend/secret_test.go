@@ -9,9 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -418,11 +420,43 @@ func testAgentSecrets(t *testing.T, lc *leakCheck, dir, keyFile, inv, spec, root
 		return nil
 	})
 	rev := repo.commit(files, "secret specs")
+	// Notifications go to a receiver that keeps every body, in JSON and
+	// in Slack's format.
+	var notesMu sync.Mutex
+	var notes []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		notesMu.Lock()
+		notes = append(notes, r.Header.Get("X-Tend-Event")+" "+string(b))
+		notesMu.Unlock()
+	}))
+	t.Cleanup(recv.Close)
+	received := func() string {
+		notesMu.Lock()
+		defer notesMu.Unlock()
+		return strings.Join(notes, "\n")
+	}
 	addr, dataDir := freePort(t), filepath.Join(dir, "agent-data")
 	cfg := gitopsConfig(t, dir, "agent.hcl", "file://"+repo.bare, "inventory/hosts.hcl", addr, dataDir, testStateDir(t),
-		fmt.Sprintf("poll_interval  = \"1h\"\ndrift_interval = \"1s\"\nsync_policy    = \"manual\"\nself_heal      = false\nage_identity   = %q\n", keyFile))
+		fmt.Sprintf("poll_interval  = \"1h\"\ndrift_interval = \"1s\"\nsync_policy    = \"manual\"\nself_heal      = false\nage_identity   = %q\n", keyFile)+
+			fmt.Sprintf("notification \"json\" {\n  url = %q\n}\nnotification \"slack\" {\n  url    = %q\n  format = \"slack\"\n}\n", recv.URL+"/json", recv.URL+"/slack"))
 
 	a := startDebugAgent(t, cfg, addr, "json")
+	// The UI's live updates: the event stream, read for the whole run.
+	events := &lockedBuffer{}
+	evCtx, evStop := context.WithCancel(context.Background())
+	evDone := make(chan struct{})
+	go func() {
+		defer close(evDone)
+		req, _ := http.NewRequestWithContext(evCtx, http.MethodGet, "http://"+addr+"/api/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+gitopsToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(events, resp.Body)
+	}()
 	a.wait("the agent to see the revision", 30*time.Second, func() (bool, string) {
 		st := a.status()
 		return len(st.Hosts) == 1 && st.Hosts[0].Status == agent.StatusOutOfSync, fmt.Sprint(st.Hosts)
@@ -440,8 +474,17 @@ func testAgentSecrets(t *testing.T, lc *leakCheck, dir, keyFile, inv, spec, root
 		h := a.history()
 		return len(h.Drifts) > 0, fmt.Sprintf("%d drift events", len(h.Drifts))
 	})
+	a.wait("the drift notification", 30*time.Second, func() (bool, string) {
+		return strings.Contains(received(), "drift "), fmt.Sprintf("%d notifications", len(strings.Split(received(), "\n")))
+	})
+	host := a.status().Hosts[0].Name
+	// The host view the UI draws: the graph with each resource's change,
+	// the drifted db_password's diff among them.
+	if view := apiGet(t, a, "/api/v1/hosts/"+host); !strings.Contains(view, "db_password") {
+		t.Errorf("the host view lacks the drifted file:\n%s", view)
+	}
 	apiChecks := func(when string) {
-		for _, p := range []string{"/api/v1/status", "/api/v1/hosts", "/api/v1/history?limit=100"} {
+		for _, p := range []string{"/api/v1/status", "/api/v1/hosts", "/api/v1/history?limit=100", "/api/v1/hosts/" + host, "/", "/ui/app.js"} {
 			lc.check(when+" GET "+p, apiGet(t, a, p))
 		}
 		for _, cmd := range []string{"status", "history"} {
@@ -449,6 +492,12 @@ func testAgentSecrets(t *testing.T, lc *leakCheck, dir, keyFile, inv, spec, root
 		}
 	}
 	apiChecks("after sync and drift")
+	evStop()
+	<-evDone
+	if !strings.Contains(events.String(), "sync-finished") || !strings.Contains(events.String(), "drift") {
+		t.Errorf("the event stream did not carry the sync and the drift:\n%s", events.String())
+	}
+	lc.check("the UI's event stream", events.String())
 	a.stop()
 	lc.check("the agent's log (debug, json)", a.logs.String())
 
@@ -464,6 +513,10 @@ func testAgentSecrets(t *testing.T, lc *leakCheck, dir, keyFile, inv, spec, root
 	}
 	lc.result("tend sync of invalid specs", r)
 	apiChecks("after a failed sync")
+	a.wait("the failed sync's notification", 30*time.Second, func() (bool, string) {
+		return strings.Contains(received(), "sync-failed "), received()
+	})
+	lc.check("the notifications (JSON and Slack)", received())
 	a.stop()
 	lc.check("the agent's log (debug, console)", a.logs.String())
 	lc.tree("the agent's data directory", dataDir)
