@@ -18,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -130,7 +131,7 @@ func decodeArtifact(n *Nested, kind string, files fs.FS, dir string) (*artifact,
 		}
 	}
 	a.format = d.str("format", formatOf(name))
-	if !contains(artifactFormats, a.format) {
+	if !slices.Contains(artifactFormats, a.format) {
 		d.errorf(d.rangeOf("format"), "Invalid format", "The format of an artifact must be %s, not %q.", quoteList(artifactFormats), a.format)
 	}
 	if d.has("strip_components") {
@@ -186,15 +187,6 @@ func formatOf(name string) string {
 		return formatZip
 	}
 	return formatBinary
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // source names the artifact in plans and messages.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -560,14 +561,7 @@ type Facts struct {
 }
 
 // HasTool reports whether the host has the program name (see Tools).
-func (f *Facts) HasTool(name string) bool {
-	for _, t := range f.Tools {
-		if t == name {
-			return true
-		}
-	}
-	return false
-}
+func (f *Facts) HasTool(name string) bool { return slices.Contains(f.Tools, name) }
 
 // FileType is the type of an observed path.
 type FileType string

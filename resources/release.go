@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -778,33 +777,4 @@ func (r *Release) finish(ctx context.Context, t *Target, ev ReleaseEvent, remove
 	}
 	_, err := run(ctx, t, what, inventory.Cmd{Args: args})
 	return err
-}
-
-// restartVerb is what a release does to its service after a switch.
-func (s *Service) restartVerb() string {
-	if s.onNotify == "reload" {
-		return "reload-or-restart"
-	}
-	return "restart"
-}
-
-// restartForRelease restarts (or reloads) the service after a release
-// switched, reloading systemd first when a unit file changed in this run.
-func (s *Service) restartForRelease(ctx context.Context, t *Target) error {
-	reload := needsReload(t)
-	if u, err := t.Observed.Unit(s.unit); err == nil && u.NeedDaemonReload {
-		reload = true
-	}
-	if reload {
-		if err := daemonReload(ctx, t); err != nil {
-			return err
-		}
-	}
-	return s.systemctl(ctx, t, s.restartVerb())
-}
-
-// Versions returns the release's version and the shared entries, for
-// tests and reports.
-func (r *Release) Versions() (version string, shared []string) {
-	return r.version, slices.Clone(r.shared)
 }

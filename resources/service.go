@@ -270,17 +270,42 @@ func (r *Service) systemctl(ctx context.Context, t *Target, verb ...string) erro
 	return err
 }
 
+// reloadSystemd runs systemctl daemon-reload (once per host and run) when a
+// unit file changed earlier in this run or systemd says the unit's file
+// changed on disk.
+func (r *Service) reloadSystemd(ctx context.Context, t *Target) error {
+	u, err := t.Observed.Unit(r.unit)
+	if !needsReload(t) && (err != nil || !u.NeedDaemonReload) {
+		return nil
+	}
+	return daemonReload(ctx, t)
+}
+
+// restartVerb is what a release does to its service after a switch.
+func (r *Service) restartVerb() string {
+	if r.onNotify == "reload" {
+		return "reload-or-restart"
+	}
+	return "restart"
+}
+
+// restartForRelease restarts (or reloads) the service after a release
+// switched, reloading systemd first when a unit file changed in this run.
+func (r *Service) restartForRelease(ctx context.Context, t *Target) error {
+	if err := r.reloadSystemd(ctx, t); err != nil {
+		return err
+	}
+	return r.systemctl(ctx, t, r.restartVerb())
+}
+
 // Apply reloads systemd when unit files changed, then unmasks, enables or
 // disables, starts or stops, and masks, in that order.
 func (r *Service) Apply(ctx context.Context, t *Target, c *Change) error {
-	u, err := t.Observed.Unit(r.unit)
-	if err != nil {
+	if _, err := t.Observed.Unit(r.unit); err != nil {
 		return err
 	}
-	if needsReload(t) || u.NeedDaemonReload {
-		if err := daemonReload(ctx, t); err != nil {
-			return err
-		}
+	if err := r.reloadSystemd(ctx, t); err != nil {
+		return err
 	}
 	// Unmask first (nothing else works on a masked unit), mask last (a
 	// unit is stopped before it is masked).
@@ -333,10 +358,8 @@ func (r *Service) Notify(ctx context.Context, t *Target, how string) error {
 	// A service started in this same run is restarted all the same: its
 	// start may have been a no-op (a package's install script started it
 	// already, with the stock configuration), and a restart costs little.
-	if needsReload(t) {
-		if err := daemonReload(ctx, t); err != nil {
-			return err
-		}
+	if err := r.reloadSystemd(ctx, t); err != nil {
+		return err
 	}
 	if r.state == "" {
 		// Unmanaged state: restart only what runs, as try-restart does.
