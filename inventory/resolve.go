@@ -69,8 +69,16 @@ func build(srcs []source, r reader, sys sysEnv) (*Inventory, hcl.Diagnostics) {
 		b.d.diags = append(b.d.diags, diags...)
 		if f != nil {
 			// A file with syntax errors still yields the blocks that
-			// parsed; decoding them keeps references to them valid.
+			// parsed; decoding them keeps references to them valid. What
+			// decoding them finds wrong is dropped: a half-parsed
+			// expression gives follow-up errors with meaningless ranges
+			// (an unclosed call "A(" ends at line 0), and the syntax
+			// errors already say what is wrong.
+			n := len(b.d.diags)
 			b.decodeFile(f)
+			if diags.HasErrors() {
+				b.d.diags = b.d.diags[:n]
+			}
 		}
 	}
 	b.link()
