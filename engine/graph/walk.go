@@ -2,7 +2,6 @@ package graph
 
 import (
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"runtime/debug"
@@ -40,21 +39,22 @@ func (g *Graph[K]) Walk(ctx context.Context, parallel int, fn func(context.Conte
 	if parallel < 1 {
 		parallel = 1
 	}
+	n := len(g.nodes)
 	w := &walker[K]{
-		g:          g,
-		results:    make(map[K]error, len(g.deps)),
-		notStarted: map[K]bool{},
-		pending:    make(map[K]int, len(g.deps)),
+		g:       g,
+		results: make([]error, n),
+		state:   make([]uint8, n),
+		pending: make([]int32, n),
 	}
-	for k, ds := range g.deps {
-		w.pending[k] = len(ds)
-		if len(ds) == 0 {
-			heap.Push(&w.ready, k)
+	for i := range g.nodes {
+		w.pending[i] = g.nodes[i].nDeps
+		if w.pending[i] == 0 {
+			w.ready = g.push(w.ready, int32(i))
 		}
 	}
 
 	type done struct {
-		k   K
+		i   int32
 		err error
 	}
 	doneCh := make(chan done, parallel)
@@ -64,17 +64,20 @@ func (g *Graph[K]) Walk(ctx context.Context, parallel int, fn func(context.Conte
 		if err := ctx.Err(); err != nil {
 			// Start nothing new: every ready node (and, through settle, its
 			// dependents) ends as not started.
-			for w.ready.Len() > 0 {
-				k := heap.Pop(&w.ready).(K)
-				w.notStarted[k] = true
-				w.settle(k, err)
+			for len(w.ready) > 0 {
+				var i int32
+				w.ready, i = g.pop(w.ready)
+				w.state[i] = notStarted
+				w.settle(i, err)
 			}
 		}
-		for running < parallel && w.ready.Len() > 0 {
-			k := heap.Pop(&w.ready).(K)
+		for running < parallel && len(w.ready) > 0 {
+			var i int32
+			w.ready, i = g.pop(w.ready)
 			running++
+			k := g.nodes[i].key
 			go func() {
-				doneCh <- done{k, call(ctx, fn, k)}
+				doneCh <- done{i, call(ctx, fn, k)}
 			}()
 		}
 		if running == 0 {
@@ -83,22 +86,26 @@ func (g *Graph[K]) Walk(ctx context.Context, parallel int, fn func(context.Conte
 		select {
 		case d := <-doneCh:
 			running--
-			w.settle(d.k, d.err)
+			w.settle(d.i, d.err)
 		case <-ctxDone:
 			ctxDone = nil // handled at the top of the loop
 		}
 	}
 
 	// Whatever is left never became ready: it is on a cycle or behind one.
-	if len(w.results) < len(g.deps) {
-		cerr := &CycleError[K]{Cycles: g.Cycles()}
-		for k := range g.deps {
-			if _, ok := w.results[k]; !ok {
-				w.results[k] = cerr
+	results := make(map[K]error, n)
+	var cerr error
+	for i := range g.nodes {
+		err := w.results[i]
+		if w.state[i] == undecided {
+			if cerr == nil {
+				cerr = &CycleError[K]{Cycles: g.Cycles()}
 			}
+			err = cerr
 		}
+		results[g.nodes[i].key] = err
 	}
-	return w.results
+	return results
 }
 
 // call runs fn for k, turning a panic into an error so that one bad node
@@ -112,63 +119,78 @@ func call[K cmp.Ordered](ctx context.Context, fn func(context.Context, K) error,
 	return fn(ctx, k)
 }
 
-// walker is the bookkeeping of one Walk; only Walk's goroutine touches it.
+// The states of a node during a Walk.
+const (
+	// undecided: no result yet.
+	undecided uint8 = iota
+	// decided: the node has its result.
+	decided
+	// notStarted: the node got ctx.Err() without being called.
+	notStarted
+)
+
+// walker is the bookkeeping of one Walk, by node position; only Walk's
+// goroutine touches it.
 type walker[K cmp.Ordered] struct {
 	g       *Graph[K]
-	results map[K]error
-	// notStarted marks the nodes that got ctx.Err() without being called.
-	notStarted map[K]bool
+	results []error
+	state   []uint8
 	// pending counts each node's dependencies that have no result yet.
-	pending map[K]int
-	ready   minHeap[K]
+	pending []int32
+	// ready is a min-heap (by key) of the nodes that may start.
+	ready []int32
+	// queue is settle's work list, kept between calls.
+	queue []int32
 }
 
-// settle records k's result and decides every dependent whose dependencies
+// settle records i's result and decides every dependent whose dependencies
 // now all have results: it becomes ready, or is skipped, or is not started.
 // A node is decided only once all its dependencies are, so the reason a node
 // is skipped does not depend on timing.
-func (w *walker[K]) settle(k K, err error) {
-	queue := []K{k}
-	w.results[k] = err
-	for len(queue) > 0 {
-		k := queue[0]
-		queue = queue[1:]
-		for d := range w.g.dependents[k] {
+func (w *walker[K]) settle(i int32, err error) {
+	w.results[i] = err
+	if w.state[i] == undecided {
+		w.state[i] = decided
+	}
+	w.queue = append(w.queue[:0], i)
+	for q := 0; q < len(w.queue); q++ {
+		for _, d := range w.g.nodes[w.queue[q]].dependents() {
 			w.pending[d]--
 			if w.pending[d] > 0 {
 				continue
 			}
-			decided, res := w.decide(d)
-			if !decided {
-				heap.Push(&w.ready, d)
+			res, ok := w.decide(d)
+			if !ok {
+				w.ready = w.g.push(w.ready, d)
 				continue
 			}
 			w.results[d] = res
-			queue = append(queue, d)
+			w.queue = append(w.queue, d)
 		}
 	}
 }
 
-// decide looks at the results of d's dependencies. It returns decided ==
-// false when they all succeeded and d may run; otherwise d's result.
-func (w *walker[K]) decide(d K) (decided bool, res error) {
+// decide looks at the results of d's dependencies. It returns ok == false
+// when they all succeeded and d may run; otherwise d's result, and d is
+// decided.
+func (w *walker[K]) decide(d int32) (res error, ok bool) {
 	var because K
 	failed := false
 	var ctxErr error
-	for dep := range w.g.deps[d] {
+	for _, dep := range w.g.nodes[d].deps() {
 		res = w.results[dep]
 		var cand K
 		switch {
 		case res == nil:
 			continue
-		case w.notStarted[dep]:
+		case w.state[dep] == notStarted:
 			ctxErr = res
 			continue
 		default:
 			if s, ok := res.(*SkippedError[K]); ok {
 				cand = s.Because
 			} else {
-				cand = dep
+				cand = w.g.nodes[dep].key
 			}
 		}
 		if !failed || cmp.Less(cand, because) {
@@ -177,10 +199,11 @@ func (w *walker[K]) decide(d K) (decided bool, res error) {
 	}
 	switch {
 	case failed:
-		return true, &SkippedError[K]{Because: because}
+		w.state[d] = decided
+		return &SkippedError[K]{Because: because}, true
 	case ctxErr != nil:
-		w.notStarted[d] = true
-		return true, ctxErr
+		w.state[d] = notStarted
+		return ctxErr, true
 	}
-	return false, nil
+	return nil, false
 }
