@@ -80,13 +80,13 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 				"The source %q must be a relative path inside the spec directory.", src)
 			break
 		}
-		data, err := fs.ReadFile(b.Files, p)
+		data, err := readSource(b.Files, p)
 		if err != nil {
 			d.errorf(d.rangeOf("source"), "Cannot read source",
 				"The source file %q cannot be read: %v.", src, err)
 			break
 		}
-		f.content = append([]byte{}, data...)
+		f.content = data // shared: never modified
 	}
 	if !f.present {
 		// Point at each attribute that makes no sense for an absent file.

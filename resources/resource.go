@@ -158,11 +158,29 @@ type Block struct {
 	Attrs      map[string]*Attr // only the attributes that were set
 	// Files is the spec file system and Dir the directory in it of the file
 	// the block is in; a file resource's source is read relative to Dir.
+	// It may be a SharedFS.
 	Files fs.FS
 	Dir   string
 	// Blocks are the nested blocks of the kinds that declare some (see
 	// Kind.Blocks), in source order, dynamic blocks expanded.
 	Blocks []*Nested
+}
+
+// SharedFS is a spec file system that gives every reader of a file the
+// same bytes, read once: the blocks of thousands of hosts that copy one
+// source file share it. The slice ReadShared returns must not be modified.
+type SharedFS interface {
+	fs.FS
+	ReadShared(name string) ([]byte, error)
+}
+
+// readSource reads name from fsys, shared when fsys is a SharedFS: the
+// caller must not modify the bytes.
+func readSource(fsys fs.FS, name string) ([]byte, error) {
+	if s, ok := fsys.(SharedFS); ok {
+		return s.ReadShared(name)
+	}
+	return fs.ReadFile(fsys, name)
 }
 
 // Nested is one evaluated nested block of a resource block.

@@ -57,6 +57,24 @@ type Node struct {
 	// (from its notify and their subscribe), sorted; each implements
 	// resources.Notifiable.
 	Notify []resources.Addr
+
+	// key is Addr.String(), the node's key in Graph; depKeys are those of
+	// Deps, in the same order.
+	key     string
+	depKeys []string
+	// order is the node's position in the graph's order, while pathEdges
+	// and linkEdges add edges.
+	order int
+}
+
+// addDep adds d, whose key is k, to n's dependencies in key order.
+func (n *Node) addDep(d resources.Addr, k string) {
+	i, found := slices.BinarySearch(n.depKeys, k)
+	if found {
+		return
+	}
+	n.depKeys = slices.Insert(n.depKeys, i, k)
+	n.Deps = slices.Insert(n.Deps, i, d)
 }
 
 // Compile builds the resource graph of h from the roles that select it.
@@ -228,9 +246,8 @@ type compilation struct {
 	validate bool
 	// diags are the diagnostics that belong to no instance; those of
 	// instances are collected in groups and merged by flush.
-	diags      hcl.Diagnostics
-	groups     map[groupKey]*diagGroup
-	groupOrder []groupKey
+	diags   hcl.Diagnostics
+	entries []*diagEntry
 	// insts are the resource instances of the host in expansion order;
 	// byKey maps the graph's keys, Addr.String(), to them.
 	insts []*instance
@@ -322,7 +339,6 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 		h:        h,
 		hostVal:  hostVal,
 		validate: validate,
-		groups:   map[groupKey]*diagGroup{},
 		byKey:    map[string]*instance{},
 	}
 	root := &modInst{mod: c.root, diags: &cp.diags, decls: map[resources.Addr]*declInsts{}, calls: map[string]*callInsts{}}
@@ -360,6 +376,10 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 			calls = append(calls, mc)
 		}
 	}
+	// Sized for blocks without for_each or count, the common case.
+	root.decls = make(map[resources.Addr]*declInsts, len(decls))
+	cp.byKey = make(map[string]*instance, len(decls))
+	cp.insts = make([]*instance, 0, len(decls))
 	cp.expand(root, decls, calls)
 	g := cp.buildGraph()
 	for _, cyc := range g.Cycles() {
@@ -370,12 +390,18 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	// which is the order HostGraph.Nodes promises (ties by address).
 	keys, cyclic := evalOrder(g)
 	cp.cyclic = cyclic
-	hg := &HostGraph{Host: h, Roles: roleNames(roles), Graph: g}
+	hg := &HostGraph{Host: h, Roles: roleNames(roles), Graph: g, Nodes: make([]*Node, 0, len(keys))}
+	slab := make([]Node, len(keys)) // one allocation for the nodes
 	for _, k := range keys {
 		in := cp.byKey[k]
-		n := &Node{Addr: in.addr, Role: in.roleName(), DeclRange: in.decl.block.DefRange}
-		for _, dep := range g.DependsOn(k) {
-			n.Deps = append(n.Deps, cp.byKey[dep].addr)
+		n := &slab[len(hg.Nodes)]
+		*n = Node{Addr: in.addr, Role: in.roleName(), DeclRange: in.decl.block.DefRange, key: k, order: len(hg.Nodes)}
+		n.depKeys = slices.Clip(g.DependsOn(k))
+		if len(n.depKeys) > 0 {
+			n.Deps = make([]resources.Addr, len(n.depKeys))
+			for i, dep := range n.depKeys {
+				n.Deps[i] = cp.byKey[dep].addr
+			}
 		}
 		cp.evalInstance(in)
 		n.Resource = in.res
@@ -386,8 +412,11 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	cp.linkEdges(hg)
 	cp.notifications(hg)
 	for _, n := range hg.Nodes {
-		for _, d := range n.Deps {
-			n.Edges = append(n.Edges, Edge{To: d, Kind: cp.why[[2]string{n.Addr.String(), d.String()}]})
+		if len(n.Deps) > 0 {
+			n.Edges = make([]Edge, len(n.Deps))
+			for i, d := range n.Deps {
+				n.Edges[i] = Edge{To: d, Kind: cp.why[[2]string{n.key, n.depKeys[i]}]}
+			}
 		}
 	}
 	return hg, cp.flush()
@@ -398,7 +427,7 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 // edge. Load checked that each target is declared, so at the root a target
 // missing here belongs to a role that does not select this host.
 func (cp *compilation) buildGraph() *graph.Graph[string] {
-	g := graph.New[string]()
+	g := graph.NewSized[string](len(cp.insts))
 	for _, in := range cp.insts {
 		g.Add(in.key)
 	}
@@ -490,13 +519,16 @@ func (cp *compilation) buildGraph() *graph.Graph[string] {
 // and hands it the linked resource (resources.Linker). It runs after
 // pathEdges, which adds such implicit dependencies.
 func (cp *compilation) linkEdges(hg *HostGraph) {
+	if len(cp.links) == 0 {
+		return
+	}
 	nodes := map[string]*Node{}
 	for _, n := range hg.Nodes {
-		nodes[n.Addr.String()] = n
+		nodes[n.key] = n
 	}
 	added := false
 	for _, n := range hg.Nodes {
-		from := n.Addr.String()
+		from := n.key
 		for _, l := range cp.links[from] {
 			tn := nodes[l.key]
 			if tn == nil {
@@ -508,10 +540,9 @@ func (cp *compilation) linkEdges(hg *HostGraph) {
 				}
 				hg.Graph.Connect(from, d)
 				cp.because(from, d, EdgePath)
-				n.Deps = append(n.Deps, nodes[d].Addr)
+				n.addDep(nodes[d].Addr, d)
 				added = true
 			}
-			slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
 			lk, ok := n.Resource.(resources.Linker)
 			if !ok || tn.Resource == nil {
 				continue // errors of their own are reported
@@ -521,28 +552,28 @@ func (cp *compilation) linkEdges(hg *HostGraph) {
 			}
 		}
 	}
-	if !added {
-		return
-	}
-	if order, err := hg.Graph.Order(); err == nil {
-		pos := map[string]int{}
-		for i, k := range order {
-			pos[k] = i
-		}
-		slices.SortStableFunc(hg.Nodes, func(a, b *Node) int { return pos[a.Addr.String()] - pos[b.Addr.String()] })
+	if added {
+		reorder(hg)
 	}
 }
 
 // notifications fills in Node.Notify once the resources are built, and
 // reports receivers that cannot be notified.
 func (cp *compilation) notifications(hg *HostGraph) {
+	if len(cp.notifies) == 0 {
+		return
+	}
 	nodes := map[string]*Node{}
 	for _, n := range hg.Nodes {
-		nodes[n.Addr.String()] = n
+		nodes[n.key] = n
 	}
 	for _, n := range hg.Nodes {
+		nts := cp.notifies[n.key]
+		if len(nts) == 0 {
+			continue
+		}
 		seen := map[string]bool{}
-		for _, nt := range cp.notifies[n.Addr.String()] {
+		for _, nt := range nts {
 			rcv := nodes[nt.receiver]
 			if rcv == nil || seen[nt.receiver] {
 				continue
@@ -660,7 +691,7 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 			if !isPath {
 				summary = "Duplicate " + strings.Fields(id)[0]
 			}
-			cp.diags = append(cp.diags, errorAt(cp.byKey[second.Addr.String()].decl.block.LabelRanges[0], summary,
+			cp.diags = append(cp.diags, errorAt(cp.byKey[second.key].decl.block.LabelRanges[0], summary,
 				"%s and %s (at %s) both manage %s on host %q; only one resource may manage it.",
 				second.Addr, first.Addr, pos(first.DeclRange), what, hg.Host.Name))
 			continue
@@ -670,22 +701,29 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 			dirs[pr.Path()] = n
 		}
 	}
-	added := false
+	// While every edge added follows the nodes' order, that order stays
+	// topological: a node before another cannot depend on it, and the
+	// graph's order (the smallest in key order) is unchanged.
+	inOrder := cp.cyclic == nil
 	link := func(n, d *Node) {
-		from, to := n.Addr.String(), d.Addr.String()
-		if d == n || reaches(hg.Graph, to, from) || slices.Contains(hg.Graph.DependsOn(from), to) {
+		from, to := n.key, d.key
+		if d == n || slices.Contains(n.depKeys, to) {
+			return
+		}
+		if !(inOrder && d.order < n.order) && reaches(hg.Graph, to, from) {
 			return
 		}
 		hg.Graph.Connect(from, to)
 		cp.because(from, to, EdgePath)
-		n.Deps = append(n.Deps, d.Addr)
-		slices.SortFunc(n.Deps, func(a, b resources.Addr) int { return strings.Compare(a.String(), b.String()) })
-		added = true
+		n.addDep(d.Addr, to)
+		if d.order > n.order {
+			inOrder = false
+		}
 	}
 	for _, n := range hg.Nodes {
 		if pr, ok := n.Resource.(resources.PathResource); ok {
 			// The nearest managed directory above the path.
-			for dir := path.Dir(pr.Path()); ; dir = path.Dir(dir) {
+			for dir := parentDir(pr.Path()); ; dir = parentDir(dir) {
 				if d, ok := dirs[dir]; ok {
 					link(n, d)
 					break
@@ -705,16 +743,22 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 			}
 		}
 	}
-	if !added {
-		return
+	if !inOrder {
+		reorder(hg)
 	}
-	if order, err := hg.Graph.Order(); err == nil {
-		pos := map[string]int{}
-		for i, k := range order {
-			pos[k] = i
-		}
-		slices.SortStableFunc(hg.Nodes, func(a, b *Node) int { return pos[a.Addr.String()] - pos[b.Addr.String()] })
+}
+
+// parentDir is path.Dir of p, without an allocation for a clean absolute
+// path (as managed paths are).
+func parentDir(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	switch {
+	case i < 0 || p != path.Clean(p):
+		return path.Dir(p)
+	case i == 0:
+		return "/"
 	}
+	return p[:i]
 }
 
 // before orders ranges by file, then position.
@@ -792,4 +836,19 @@ func hasSensitive(pvm []cty.PathValueMarks) bool {
 		}
 	}
 	return false
+}
+
+// reorder sorts hg's nodes in the graph's order again, after edges were
+// added.
+func reorder(hg *HostGraph) {
+	if order, err := hg.Graph.Order(); err == nil {
+		pos := make(map[string]int, len(order))
+		for i, k := range order {
+			pos[k] = i
+		}
+		slices.SortStableFunc(hg.Nodes, func(a, b *Node) int { return pos[a.key] - pos[b.key] })
+		for i, n := range hg.Nodes {
+			n.order = i
+		}
+	}
 }

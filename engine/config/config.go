@@ -37,6 +37,11 @@ type Config struct {
 	mu        sync.Mutex
 	files     map[string]*hcl.File
 	templates map[string]*template
+	// shared is fsys as resources read it (see sharedFS).
+	shared sharedFS
+	// byCall holds the templates by the directory and path of the
+	// templatefile call: [2]string -> *template.
+	byCall sync.Map
 	// varFiles are the variable files read by LoadVarFile, by path.
 	varFiles map[string]*varFile
 	// secrets are the age identities and the secrets decrypted with them
@@ -127,6 +132,7 @@ func Load(fsys fs.FS, dir string, opts ...Option) (*Config, hcl.Diagnostics) {
 	for _, o := range opts {
 		o(c)
 	}
+	c.shared.FS = c.fsys
 	c.root = c.newModule(c.dir, true)
 	bodies, n, diags, err := c.parseDir(c.dir)
 	if err != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
@@ -20,12 +21,14 @@ type groupKey struct {
 	block bool
 }
 
-// diagGroup collects the diagnostics of a group, one entry per instance,
-// so that a problem every instance has is reported once, and one only
-// some have names the instance.
-type diagGroup struct{ entries []*diagEntry }
-
+// diagEntry holds the diagnostics of one instance (or, for block-level
+// groups, one module instance) in its group. Entries live in what they
+// belong to (an instance, a module instance); the compilation lists them in
+// the order they were made, and flush groups them. A diagnostic every
+// entry of a group has is reported once; one only some have names the
+// instances.
 type diagEntry struct {
+	group groupKey
 	// label is the instance's address; "" for a plain resource, whose
 	// diagnostics need no name.
 	label string
@@ -34,14 +37,13 @@ type diagEntry struct {
 
 // sink returns the diagnostics of a new entry of the group k.
 func (cp *compilation) sink(k groupKey, label string) *hcl.Diagnostics {
-	g := cp.groups[k]
-	if g == nil {
-		g = &diagGroup{}
-		cp.groups[k] = g
-		cp.groupOrder = append(cp.groupOrder, k)
-	}
-	e := &diagEntry{label: label}
-	g.entries = append(g.entries, e)
+	return cp.sinkInto(k, label, &diagEntry{})
+}
+
+// sinkInto makes e an entry of the group k and returns its diagnostics.
+func (cp *compilation) sinkInto(k groupKey, label string, e *diagEntry) *hcl.Diagnostics {
+	e.group, e.label = k, label
+	cp.entries = append(cp.entries, e)
 	return &e.diags
 }
 
@@ -50,11 +52,9 @@ func (cp *compilation) hasErrors() bool {
 	if cp.diags.HasErrors() {
 		return true
 	}
-	for _, g := range cp.groups {
-		for _, e := range g.entries {
-			if e.diags.HasErrors() {
-				return true
-			}
+	for _, e := range cp.entries {
+		if e.diags.HasErrors() {
+			return true
 		}
 	}
 	return false
@@ -81,8 +81,26 @@ func (cp *compilation) flush() hcl.Diagnostics {
 	for _, d := range cp.diags {
 		add(d)
 	}
-	for _, k := range cp.groupOrder {
-		g := cp.groups[k]
+	// The groups, in the order of their first entries; none when no entry
+	// has a diagnostic (the common case).
+	var order []groupKey
+	var groups map[groupKey][]*diagEntry
+	for _, e := range cp.entries {
+		if len(e.diags) > 0 {
+			groups = map[groupKey][]*diagEntry{}
+			break
+		}
+	}
+	if groups != nil {
+		for _, e := range cp.entries {
+			if _, ok := groups[e.group]; !ok {
+				order = append(order, e.group)
+			}
+			groups[e.group] = append(groups[e.group], e)
+		}
+	}
+	for _, k := range order {
+		g := struct{ entries []*diagEntry }{groups[k]}
 		// labels: the instances that have each diagnostic, in order. An
 		// entry is one instance (or, for block-level groups, one module
 		// instance); the same diagnostic twice in it counts once.
@@ -124,17 +142,54 @@ func labelList(ls []string) string {
 }
 
 // evalContext returns the evaluation context of module instance mi: its
-// host, var and local, and extra (each or count, resources, modules).
+// host, var and local, and extra (each or count, resources, modules) in a
+// child context. Without extra it is mi's own context, made once.
 func (cp *compilation) evalContext(mi *modInst, extra map[string]cty.Value) *hcl.EvalContext {
-	vars := make(map[string]cty.Value, len(mi.base)+len(extra))
-	for k, v := range mi.base {
-		vars[k] = v
+	base := mi.context()
+	if len(extra) == 0 {
+		return base
 	}
-	for k, v := range extra {
-		vars[k] = v
-	}
-	return &hcl.EvalContext{Variables: vars, Functions: mi.mod.funcs}
+	ctx := base.NewChild()
+	ctx.Variables = extra
+	return ctx
 }
+
+// context returns mi's base context: host, var and local (once local is
+// set; before that, while the locals are evaluated, a context is made per
+// call).
+func (mi *modInst) context() *hcl.EvalContext {
+	if mi.ctx != nil {
+		return mi.ctx
+	}
+	ctx := &hcl.EvalContext{Variables: mi.base, Functions: mi.mod.funcs}
+	if _, ok := mi.base["local"]; ok {
+		mi.ctx = ctx
+	}
+	return ctx
+}
+
+// refContext returns the context of mi's resource attributes and outputs:
+// mi's, with every resource kind and module as empty objects, so that a
+// reference to a block this host does not have is "Unsupported attribute",
+// not "Unknown variable". The referenced blocks are added per expression
+// (refValues) in a child.
+func (mi *modInst) refContext() *hcl.EvalContext {
+	if mi.rctx == nil {
+		mi.rctx = mi.context().NewChild()
+		mi.rctx.Variables = emptyKinds()
+	}
+	return mi.rctx
+}
+
+// emptyKinds is an empty object per resource kind, and module: read only,
+// shared by every compilation.
+var emptyKinds = sync.OnceValue(func() map[string]cty.Value {
+	m := map[string]cty.Value{"module": cty.EmptyObjectVal}
+	for _, k := range resources.Kinds() {
+		m[k] = cty.EmptyObjectVal
+	}
+	return m
+})
 
 // evalLocals evaluates the locals of mi in dependency order and returns
 // the local object. Locals on a cycle, and those that fail, are unknown.
@@ -200,28 +255,66 @@ func (cp *compilation) evalLocals(mi *modInst) cty.Value {
 	return object()
 }
 
-// refValues returns the variables refs need in mi: an object per kind with
-// the resource blocks referred to, and module with the module calls.
-// cyc is true when the referrer is on or behind a cycle: the instances
-// there are unknown to it.
+// refValues returns the variables refs need in mi, in a context below
+// refContext: an object per kind referred to, with the resource blocks
+// referred to, and module with the module calls when refs name any. cyc is
+// true when the referrer is on or behind a cycle: the instances there are
+// unknown to it. It is nil when refs is empty.
 func (cp *compilation) refValues(mi *modInst, refs []ref, cyc bool) map[string]cty.Value {
-	kinds := map[string]map[string]cty.Value{}
-	for _, k := range resources.Kinds() {
-		kinds[k] = map[string]cty.Value{}
+	if len(refs) == 0 {
+		return nil
 	}
-	mods := map[string]cty.Value{}
+	kinds := map[string]map[string]cty.Value{}
+	var mods map[string]cty.Value
 	for _, r := range refs {
 		if r.call != "" {
+			if mods == nil {
+				mods = map[string]cty.Value{}
+			}
 			mods[r.call] = cp.callValue(mi, r.call, cyc)
-		} else {
-			kinds[r.addr.Kind][r.addr.Name] = cp.declValue(mi, r.addr, cyc)
+			continue
 		}
+		k := kinds[r.addr.Kind]
+		if k == nil {
+			k = map[string]cty.Value{}
+			kinds[r.addr.Kind] = k
+		}
+		k[r.addr.Name] = cp.declValue(mi, r.addr, cyc)
 	}
-	vars := map[string]cty.Value{"module": cty.ObjectVal(mods)}
+	vars := make(map[string]cty.Value, len(kinds)+1)
+	if mods != nil {
+		vars["module"] = cty.ObjectVal(mods)
+	}
 	for k, m := range kinds {
 		vars[k] = cty.ObjectVal(m)
 	}
 	return vars
+}
+
+// refEvalContext is the context of an expression with refs in mi, with
+// extra variables (each or count).
+func (cp *compilation) refEvalContext(mi *modInst, refs []ref, cyc bool, extra map[string]cty.Value) *hcl.EvalContext {
+	vars := cp.refValues(mi, refs, cyc)
+	if len(extra) > 0 {
+		if vars == nil {
+			vars = make(map[string]cty.Value, len(extra))
+		}
+		for k, v := range extra {
+			vars[k] = v
+		}
+	}
+	if len(vars) == 0 {
+		return mi.refContext()
+	}
+	ctx := mi.refContext().NewChild()
+	ctx.Variables = vars
+	return ctx
+}
+
+// referenced reports whether an expression reads in's values, so that it
+// needs its attribute object.
+func (cp *compilation) referenced(in *instance) bool {
+	return in.decl.mod.referenced[in.decl.addr]
 }
 
 // instValue is what a referrer sees of in: its attribute object, or
@@ -296,8 +389,7 @@ func (cp *compilation) outputs(mi *modInst, cyc bool) cty.Value {
 			m[n] = cty.DynamicVal
 			continue
 		}
-		ctx := cp.evalContext(mi, cp.refValues(mi, o.refs, cyc))
-		v, ds := o.value.Expr.Value(ctx)
+		v, ds := o.value.Expr.Value(cp.refEvalContext(mi, o.refs, cyc, nil))
 		ds = templateDiags(ds)
 		*mi.diags = append(*mi.diags, ds...)
 		if ds.HasErrors() {
@@ -328,12 +420,7 @@ func (cp *compilation) evalInstance(in *instance) {
 	// The context: the module instance's var, local and host, the
 	// resources and modules d refers to (already evaluated, as the graph
 	// orders them), and the instance's each or count.
-	cyc := cp.cyclic[in.key]
-	extra := cp.refValues(in.mi, d.refs, cyc)
-	for k, v := range in.iter {
-		extra[k] = v
-	}
-	ctx := cp.evalContext(in.mi, extra)
+	ctx := cp.refEvalContext(in.mi, d.refs, cp.cyclic[in.key], in.iter)
 
 	// failed: an attribute could not be evaluated (reported); unknown: a
 	// value is not wholly known (Validate, or an upstream error). Either
@@ -341,28 +428,49 @@ func (cp *compilation) evalInstance(in *instance) {
 	// evaluated so that all their problems are reported.
 	failed, unknown := false, false
 	// obj is what other resources see as kind["name"]: every attribute of
-	// the kind's schema, null when not set, marks kept.
-	obj := map[string]cty.Value{}
-	for _, s := range d.kind.Attributes {
-		obj[s.Name] = cty.NullVal(cty.DynamicPseudoType)
+	// the kind's schema, null when not set, marks kept. Only a block that
+	// something refers to needs it.
+	var obj map[string]cty.Value
+	if cp.referenced(in) {
+		obj = make(map[string]cty.Value, len(d.kind.Attributes))
+		for _, s := range d.kind.Attributes {
+			obj[s.Name] = cty.NullVal(cty.DynamicPseudoType)
+		}
 	}
 	evalAttrs := func(attrs []*hcl.Attribute, bad map[string]bool, obj map[string]cty.Value) map[string]*resources.Attr {
-		out := map[string]*resources.Attr{}
+		out := make(map[string]*resources.Attr, len(attrs))
+		// One allocation for the instance's attributes: slab never grows.
+		slab := make([]resources.Attr, 0, len(attrs))
+		add := func(name string, a resources.Attr) {
+			slab = append(slab, a)
+			out[name] = &slab[len(slab)-1]
+		}
+		set := func(name string, v cty.Value) {
+			if obj != nil {
+				obj[name] = v
+			}
+		}
 		for _, a := range attrs {
 			if bad[a.Name] {
 				failed = true
-				obj[a.Name] = cty.DynamicVal
+				set(a.Name, cty.DynamicVal)
 				continue
 			}
-			v, ds := a.Expr.Value(ctx)
-			ds = templateDiags(ds)
-			*in.diags = append(*in.diags, ds...)
-			if ds.HasErrors() {
-				failed = true
-				obj[a.Name] = cty.DynamicVal
-				continue
+			v, fast := cp.c.fastValue(a.Expr, ctx, d.mod)
+			var ds hcl.Diagnostics
+			if !fast {
+				v, ds = a.Expr.Value(ctx)
 			}
-			obj[a.Name] = v
+			if len(ds) > 0 {
+				ds = templateDiags(ds)
+				*in.diags = append(*in.diags, ds...)
+				if ds.HasErrors() {
+					failed = true
+					set(a.Name, cty.DynamicVal)
+					continue
+				}
+			}
+			set(a.Name, v)
 			if !v.IsWhollyKnown() {
 				unknown = true
 				continue
@@ -372,19 +480,25 @@ func (cp *compilation) evalInstance(in *instance) {
 			}
 			// Kinds get plain values; that any part was sensitive survives
 			// as a flag.
+			if v.Type().IsPrimitiveType() && !v.IsMarked() {
+				add(a.Name, resources.Attr{Value: v, Range: a.Expr.Range()})
+				continue
+			}
 			uv, pvm := v.UnmarkDeepWithPaths()
-			out[a.Name] = &resources.Attr{Value: uv, Range: a.Expr.Range(), Sensitive: hasSensitive(pvm)}
+			add(a.Name, resources.Attr{Value: uv, Range: a.Expr.Range(), Sensitive: hasSensitive(pvm)})
 		}
 		return out
 	}
-	attrs := evalAttrs(sortedAttrs(d.attrs), d.bad, obj)
+	attrs := evalAttrs(d.ordered, d.bad, obj)
 	var nested []*resources.Nested
 	if d.nested {
 		var ok bool
 		nested, ok = cp.evalNested(in, ctx, evalAttrs)
 		failed = failed || !ok
 	}
-	in.value = cty.ObjectVal(obj)
+	if obj != nil {
+		in.value = cty.ObjectVal(obj)
+	}
 	in.done = true
 
 	if failed {
@@ -408,13 +522,15 @@ func (cp *compilation) evalInstance(in *instance) {
 		DeclRange:  d.block.DefRange,
 		LabelRange: d.block.LabelRanges[0],
 		Attrs:      attrs,
-		Files:      cp.c.fsys,
+		Files:      &cp.c.shared,
 		Dir:        d.mod.dir,
 		Blocks:     nested,
 	}
 	res, ds := d.kind.New(b)
 	// Kinds quote the values they reject: not those that are sensitive.
-	ds = redactDiags(ds, redactStrings(sensitiveStrings(attrs, nested)))
+	if len(ds) > 0 {
+		ds = redactDiags(ds, redactStrings(sensitiveStrings(attrs, nested)))
+	}
 	*in.diags = append(*in.diags, ds...)
 	if ds.HasErrors() {
 		return

@@ -28,11 +28,15 @@ type modInst struct {
 	// role is the role whose module call (directly or not) made the
 	// instance; nil for the root.
 	role *Role
-	// base holds host, var and local.
-	base map[string]cty.Value
+	// base holds host, var and local; ctx is the context of base (once
+	// local is set), rctx its child with the empty resource kinds (see
+	// refContext).
+	base      map[string]cty.Value
+	ctx, rctx *hcl.EvalContext
 	// diags collects the diagnostics of the instance's inputs, locals and
-	// outputs.
+	// outputs, in entry (the root's are the compilation's own).
 	diags *hcl.Diagnostics
+	entry diagEntry
 	// decls are the instances of the resource blocks by block address;
 	// calls those of the module calls by name. At the root only those of
 	// the roles that select the host.
@@ -54,9 +58,12 @@ const (
 // declInsts are the instances of one resource block in one module
 // instance.
 type declInsts struct {
-	mode  repeatMode
-	list  []*instance // in key order
+	mode repeatMode
+	list []*instance // in key order
+	// byKey holds the instances by key, for for_each and count.
 	byKey map[string]*instance
+	// entry holds the diagnostics of for_each or count.
+	entry diagEntry
 }
 
 // callInsts are the instances of one module call in one module instance.
@@ -64,6 +71,7 @@ type callInsts struct {
 	mode  repeatMode
 	list  []*modInst
 	byKey map[string]*modInst
+	entry diagEntry // the diagnostics of for_each or count
 }
 
 // instance is one resource instance of a host.
@@ -75,8 +83,9 @@ type instance struct {
 	// name is the for_each key (each.key); iter holds each or count.
 	name string
 	iter map[string]cty.Value
-	// diags collects the instance's diagnostics.
+	// diags collects the instance's diagnostics, in entry.
 	diags *hcl.Diagnostics
+	entry diagEntry
 	// value is the object other resources see, once done.
 	value cty.Value
 	done  bool
@@ -144,6 +153,10 @@ func (cp *compilation) when(mi *modInst, d *resourceDecl, k repKey) bool {
 }
 
 // repKey is one instance a for_each or count makes.
+// singleKey is the one key of a block without for_each or count; read
+// only.
+var singleKey = []repKey{{}}
+
 type repKey struct {
 	key  string // as in addresses: "\"shop\"", "3", "*"
 	name string // the for_each key
@@ -154,11 +167,23 @@ type repKey struct {
 // instances, and for each module call its module instances, whose inputs
 // and locals are evaluated here and whose own blocks are expanded in turn.
 func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*moduleCall) {
-	for _, d := range decls {
+	// One allocation each for the blocks' declInsts, and for the instances
+	// of blocks without for_each or count and their lists.
+	dslab := make([]declInsts, len(decls))
+	islab := make([]instance, 0, len(decls))
+	lslab := make([]*instance, len(decls))
+	for i, d := range decls {
 		// A for_each problem points at the expression; only the module
 		// instance it happened in needs naming.
-		mode, keys := cp.repeat(mi, d.forEach, d.count, d.badRepeat, cp.sink(groupKey{d, true}, mi.path))
-		di := &declInsts{mode: mode, byKey: map[string]*instance{}}
+		di := &dslab[i]
+		mode, keys := cp.repeat(mi, d.forEach, d.count, d.badRepeat, cp.sinkInto(groupKey{d, true}, mi.path, &di.entry))
+		di.mode = mode
+		if mode != single {
+			di.byKey = make(map[string]*instance, len(keys))
+			di.list = make([]*instance, 0, len(keys))
+		} else {
+			di.list = lslab[i : i : i+1]
+		}
 		mi.decls[d.addr] = di
 		for _, k := range keys {
 			if d.when != nil && !cp.when(mi, d, k) {
@@ -169,10 +194,19 @@ func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*modul
 			if addr.Module != "" || addr.Key != "" {
 				label = addr.String()
 			}
-			in := &instance{addr: addr, key: addr.String(), decl: d, mi: mi, name: k.name, iter: k.iter, value: cty.DynamicVal}
-			in.diags = cp.sink(groupKey{d, false}, label)
+			var in *instance
+			if mode == single && len(islab) < cap(islab) {
+				islab = islab[:len(islab)+1]
+				in = &islab[len(islab)-1]
+			} else {
+				in = &instance{}
+			}
+			*in = instance{addr: addr, key: addr.String(), decl: d, mi: mi, name: k.name, iter: k.iter, value: cty.DynamicVal}
+			in.diags = cp.sinkInto(groupKey{d, false}, label, &in.entry)
 			di.list = append(di.list, in)
-			di.byKey[k.key] = in
+			if di.byKey != nil {
+				di.byKey[k.key] = in
+			}
 			cp.insts = append(cp.insts, in)
 			cp.byKey[in.key] = in
 		}
@@ -183,7 +217,7 @@ func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*modul
 		if mc.mod == nil {
 			continue // the module could not be loaded (reported)
 		}
-		mode, keys := cp.repeat(mi, mc.forEach, mc.count, mc.badRepeat, cp.sink(groupKey{mc, true}, mi.path))
+		mode, keys := cp.repeat(mi, mc.forEach, mc.count, mc.badRepeat, cp.sinkInto(groupKey{mc, true}, mi.path, &ci.entry))
 		ci.mode = mode
 		role := mi.role
 		if role == nil {
@@ -204,7 +238,7 @@ func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*modul
 				decls:  map[resources.Addr]*declInsts{},
 				calls:  map[string]*callInsts{},
 			}
-			child.diags = cp.sink(groupKey{mc, false}, child.path)
+			child.diags = cp.sinkInto(groupKey{mc, false}, child.path, &child.entry)
 			child.base = map[string]cty.Value{
 				"host": cp.hostVal,
 				"var":  cp.inputs(child, cp.evalContext(mi, k.iter)),
@@ -225,7 +259,7 @@ func (cp *compilation) repeat(mi *modInst, forEach, count *hcl.Attribute, bad bo
 		a = count
 	}
 	if a == nil {
-		return single, []repKey{{}}
+		return single, singleKey
 	}
 	if bad {
 		return failedMode, nil // a bad reference, reported by Load

@@ -131,6 +131,9 @@ func (c *Config) fileExistsFunc(dir string) function.Function {
 type template struct {
 	expr  hcl.Expression
 	diags hcl.Diagnostics
+	// size is what a rendering is likely to need: the literal parts and
+	// some room for the values.
+	size int
 }
 
 // templateError carries the diagnostics of a template's evaluation out of
@@ -144,6 +147,20 @@ func (e *templateError) Error() string { return e.diags.Error() }
 // loadTemplate reads and parses a template once; its file joins Files so
 // that diagnostics show its source.
 func (c *Config) loadTemplate(dir, p string) (*template, error) {
+	// Hosts render the same templates again and again: the parsed template
+	// by the call's own directory and path, without a lock.
+	if t, ok := c.byCall.Load([2]string{dir, p}); ok {
+		return t.(*template), nil
+	}
+	t, err := c.parseTemplate(dir, p)
+	if err == nil {
+		c.byCall.Store([2]string{dir, p}, t)
+	}
+	return t, err
+}
+
+// parseTemplate reads and parses the template p of dir, once per path.
+func (c *Config) parseTemplate(dir, p string) (*template, error) {
 	full, err := c.resolve(dir, p)
 	if err != nil {
 		return nil, err
@@ -160,7 +177,10 @@ func (c *Config) loadTemplate(dir, p string) (*template, error) {
 		return nil, err
 	}
 	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
-	t := &template{expr: expr, diags: diags}
+	t := &template{expr: expr, diags: diags, size: len(src) + 256}
+	if te, ok := expr.(*hclsyntax.TemplateExpr); ok {
+		t.size = literalSize(te.Parts) + 256
+	}
 	c.templates[full] = t
 	c.files[full] = &hcl.File{Bytes: src}
 	return t, nil
@@ -199,6 +219,9 @@ func (c *Config) templateFileFunc(dir string, funcs map[string]function.Function
 				for k, v := range vars.AsValueMap() {
 					ctx.Variables[k] = v
 				}
+			}
+			if v, ok := renderTemplate(t, ctx.Variables); ok {
+				return v, nil
 			}
 			// A function can only return an error; the diagnostics travel
 			// in it and templateDiags puts them back in place.

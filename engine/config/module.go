@@ -37,6 +37,9 @@ type module struct {
 	// address.
 	declared  map[resources.Addr][]*resourceDecl
 	callNames map[string][]*moduleCall
+	// referenced holds the blocks (Kind and Name) whose values an
+	// expression of the module reads: a resource's attribute or an output.
+	referenced map[resources.Addr]bool
 	// funcs are the functions of the module's expressions: file and
 	// templatefile read relative to dir.
 	funcs map[string]function.Function

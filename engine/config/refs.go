@@ -300,6 +300,23 @@ func (c *Config) checkRefs(m *module) hcl.Diagnostics {
 		ck := m.checkExpr(s, o.value.Expr.Variables(), &diags)
 		o.refs, o.bad = ck.refs, o.bad || ck.bad
 	}
+	// The blocks whose values some expression reads: only their instances
+	// need the attribute object (see evalInstance).
+	m.referenced = map[resources.Addr]bool{}
+	for _, d := range decls {
+		for _, r := range d.refs {
+			if r.call == "" {
+				m.referenced[r.addr] = true
+			}
+		}
+	}
+	for _, o := range m.outputs {
+		for _, r := range o.refs {
+			if r.call == "" {
+				m.referenced[r.addr] = true
+			}
+		}
+	}
 	return append(diags, m.validateDefaults()...)
 }
 

@@ -22,7 +22,9 @@ type resourceDecl struct {
 	block *hcl.Block
 	// attrs are the kind's attributes that are set (meta-arguments
 	// excluded).
-	attrs          hcl.Attributes
+	attrs hcl.Attributes
+	// ordered are attrs in source order, as they are evaluated.
+	ordered        []*hcl.Attribute
 	forEach, count *hcl.Attribute
 	// nested is true when the block holds nested blocks (literal or
 	// dynamic), decoded per instance.
@@ -164,6 +166,7 @@ func (m *module) decodeResource(r *Role, b *hcl.Block) (*resourceDecl, hcl.Diagn
 			d.attrs[n] = a
 		}
 	}
+	d.ordered = sortedAttrs(d.attrs)
 	if d.forEach != nil && d.count != nil {
 		diags = append(diags, conflictingRepetition(d.count))
 		d.count = nil

@@ -1,0 +1,228 @@
+package config
+
+import (
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// This file evaluates the commonest expressions of specs without HCL's
+// general machinery: a string template of literals and variables
+// ("${host.vars.root}/etc"), and templatefile("x.tmpl", { k = var.x })
+// with a template of the same kind. They are most of a large fleet's
+// compile time (issue 7: 5,000 hosts x 100 resources). Each fast path
+// gives exactly the value HCL gives, or declines (ok false) and the caller
+// evaluates the expression with HCL: anything unusual (an unknown, null,
+// marked or non-primitive value, a directive, a function other than
+// templatefile, an error) goes the general way, which also reports it.
+
+// fastValue evaluates e in ctx when a fast path applies; m is the module
+// whose functions ctx holds.
+func (c *Config) fastValue(e hcl.Expression, ctx *hcl.EvalContext, m *module) (cty.Value, bool) {
+	switch e := e.(type) {
+	case *hclsyntax.LiteralValueExpr:
+		return e.Val, true
+	case *hclsyntax.TemplateExpr:
+		var b strings.Builder
+		b.Grow(literalSize(e.Parts) + 64)
+		if !renderParts(&b, e.Parts, func(t hcl.Traversal) (cty.Value, bool) { return traverse(t, ctx) }) {
+			return cty.NilVal, false
+		}
+		return cty.StringVal(b.String()), true
+	case *hclsyntax.ScopeTraversalExpr:
+		return traverse(e.Traversal, ctx)
+	case *hclsyntax.FunctionCallExpr:
+		return c.fastTemplateFile(e, ctx, m)
+	}
+	return cty.NilVal, false
+}
+
+// fastTemplateFile evaluates templatefile(PATH, { NAME = EXPR, ... }) with
+// a literal path and an object of names whose values have a fast path.
+func (c *Config) fastTemplateFile(e *hclsyntax.FunctionCallExpr, ctx *hcl.EvalContext, m *module) (cty.Value, bool) {
+	if e.Name != "templatefile" || len(e.Args) != 2 || e.ExpandFinal {
+		return cty.NilVal, false
+	}
+	p, ok := literalString(e.Args[0])
+	if !ok {
+		return cty.NilVal, false
+	}
+	obj, ok := e.Args[1].(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return cty.NilVal, false
+	}
+	vars := make(map[string]cty.Value, len(obj.Items))
+	for _, it := range obj.Items {
+		k, ok := it.KeyExpr.(*hclsyntax.ObjectConsKeyExpr)
+		if !ok || k.ForceNonLiteral {
+			return cty.NilVal, false
+		}
+		name := hcl.ExprAsKeyword(k.Wrapped)
+		if name == "" {
+			return cty.NilVal, false
+		}
+		if _, dup := vars[name]; dup {
+			return cty.NilVal, false
+		}
+		v, ok := c.fastValue(it.ValueExpr, ctx, m)
+		if !ok || !plainPrimitive(v) {
+			return cty.NilVal, false
+		}
+		vars[name] = v
+	}
+	t, err := c.loadTemplate(m.dir, p)
+	if err != nil || t.diags.HasErrors() {
+		return cty.NilVal, false
+	}
+	return renderTemplate(t, vars)
+}
+
+// renderTemplate renders a parsed template file with vars when a fast path
+// applies: what templatefile's HCL evaluation would give.
+func renderTemplate(t *template, vars map[string]cty.Value) (cty.Value, bool) {
+	te, ok := t.expr.(*hclsyntax.TemplateExpr)
+	if !ok {
+		return cty.NilVal, false
+	}
+	var b strings.Builder
+	b.Grow(t.size)
+	ok = renderParts(&b, te.Parts, func(tr hcl.Traversal) (cty.Value, bool) {
+		v, found := vars[tr.RootName()]
+		if !found {
+			return cty.NilVal, false
+		}
+		if len(tr) == 1 {
+			return v, true
+		}
+		v, diags := tr[1:].TraverseRel(v)
+		return v, !diags.HasErrors()
+	})
+	if !ok {
+		return cty.NilVal, false
+	}
+	return cty.StringVal(b.String()), true
+}
+
+// renderParts writes the parts of a template: literal strings, and
+// traversals (looked up with get) whose values are known, not null, not
+// marked, and strings, numbers or bools, converted as HCL converts them.
+func renderParts(b *strings.Builder, parts []hclsyntax.Expression, get func(hcl.Traversal) (cty.Value, bool)) bool {
+	for _, part := range parts {
+		var v cty.Value
+		switch p := part.(type) {
+		case *hclsyntax.LiteralValueExpr:
+			v = p.Val
+		case *hclsyntax.ScopeTraversalExpr:
+			var ok bool
+			if v, ok = get(p.Traversal); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+		if !plainPrimitive(v) {
+			return false
+		}
+		switch v.Type() {
+		case cty.String:
+			b.WriteString(v.AsString())
+		case cty.Number:
+			f := v.AsBigFloat()
+			if i, acc := f.Int64(); acc == big.Exact {
+				var buf [20]byte
+				b.Write(strconv.AppendInt(buf[:0], i, 10))
+			} else {
+				b.WriteString(f.Text('f', -1))
+			}
+		case cty.Bool:
+			b.WriteString(strconv.FormatBool(v.True()))
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// traverse looks up an absolute traversal in ctx, as ScopeTraversalExpr
+// does; ok is false on any problem. Attribute steps into known, unmarked
+// objects are taken directly; anything else goes through HCL.
+func traverse(t hcl.Traversal, ctx *hcl.EvalContext) (cty.Value, bool) {
+	slow := func() (cty.Value, bool) {
+		v, diags := t.TraverseAbs(ctx)
+		return v, !diags.HasErrors()
+	}
+	root, ok := t[0].(hcl.TraverseRoot)
+	if !ok {
+		return slow()
+	}
+	var v cty.Value
+	found := false
+	for c := ctx; c != nil && !found; c = c.Parent() {
+		v, found = c.Variables[root.Name]
+	}
+	if !found {
+		return slow()
+	}
+	for _, step := range t[1:] {
+		a, ok := step.(hcl.TraverseAttr)
+		if !ok || !v.IsKnown() || v.IsMarked() || v.IsNull() {
+			return slow()
+		}
+		ty := v.Type()
+		if !ty.IsObjectType() || !ty.HasAttribute(a.Name) {
+			return slow()
+		}
+		v = v.GetAttr(a.Name)
+	}
+	return v, true
+}
+
+// plainPrimitive reports whether v is a known, non-null, unmarked string,
+// number or bool.
+func plainPrimitive(v cty.Value) bool {
+	if !v.IsKnown() || v.IsMarked() || v.IsNull() {
+		return false
+	}
+	ty := v.Type()
+	return ty == cty.String || ty == cty.Number || ty == cty.Bool
+}
+
+// literalString returns the value of a string literal expression: a
+// template of one literal part, or a literal value.
+func literalString(e hclsyntax.Expression) (string, bool) {
+	var v cty.Value
+	switch e := e.(type) {
+	case *hclsyntax.TemplateExpr:
+		if len(e.Parts) != 1 {
+			return "", false
+		}
+		l, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr)
+		if !ok {
+			return "", false
+		}
+		v = l.Val
+	case *hclsyntax.LiteralValueExpr:
+		v = e.Val
+	default:
+		return "", false
+	}
+	if !plainPrimitive(v) || v.Type() != cty.String {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// literalSize is the length of a template's literal parts.
+func literalSize(parts []hclsyntax.Expression) int {
+	n := 0
+	for _, p := range parts {
+		if l, ok := p.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String && l.Val.IsKnown() && !l.Val.IsNull() {
+			n += len(l.Val.AsString())
+		}
+	}
+	return n
+}
