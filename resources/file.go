@@ -66,7 +66,7 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 			"A file takes content or source, not both.")
 	case d.has("content"):
 		// Never nil, even when empty: nil means "content unmanaged".
-		f.content = append([]byte{}, d.str("content", "")...)
+		f.content = []byte(d.str("content", ""))
 	case d.has("source"):
 		src := d.str("source", "")
 		p := path.Join(b.Dir, src)

@@ -137,6 +137,7 @@ func newApply(g *globalFlags) *cobra.Command {
 // run is plan and apply: load, compile every host (nothing is contacted when
 // that fails), run the engine, print, and choose the exit code.
 func run(cmd *cobra.Command, g *globalFlags, f *runFlags, p *planFlags, dir string, apply bool) error {
+	defer engine.TuneGC()()
 	log, err := g.logger(cmd.ErrOrStderr())
 	if err != nil {
 		return err

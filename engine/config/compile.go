@@ -316,7 +316,7 @@ type Edge struct {
 
 func (cp *compilation) because(from, to string, k EdgeKind) {
 	if cp.why == nil {
-		cp.why = map[[2]string]EdgeKind{}
+		cp.why = make(map[[2]string]EdgeKind, 2*len(cp.insts))
 	}
 	if k > cp.why[[2]string{from, to}] {
 		cp.why[[2]string{from, to}] = k
@@ -669,16 +669,17 @@ func (cp *compilation) targets(mi *modInst, r ref, whole bool) (ts []*instance, 
 // left out: explicit dependencies win. Nodes are re-sorted to stay in
 // dependency order.
 func (cp *compilation) pathEdges(hg *HostGraph) {
-	byPath := map[string]*Node{}
+	byPath := make(map[string]*Node, len(hg.Nodes))
 	dirs := map[string]*Node{}
 	for _, n := range hg.Nodes {
-		var id, what string
+		var id string
+		byID := false
 		pr, isPath := n.Resource.(resources.PathResource)
 		switch r := n.Resource.(type) {
 		case resources.Identified:
-			id, what = r.Identity(), r.Identity()
+			id, byID = r.Identity(), true
 		case resources.PathResource:
-			id, what = "path "+r.Path(), "the path "+r.Path()
+			id = "path " + r.Path()
 		default:
 			continue
 		}
@@ -687,7 +688,10 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 			if before(n.DeclRange, prev.DeclRange) {
 				first, second = n, prev
 			}
-			summary := "Duplicate path"
+			summary, what := "Duplicate path", id
+			if !byID {
+				what = "the path " + pr.Path()
+			}
 			if !isPath {
 				summary = "Duplicate " + strings.Fields(id)[0]
 			}

@@ -42,6 +42,9 @@ type Config struct {
 	// byCall holds the templates by the directory and path of the
 	// templatefile call: [2]string -> *template.
 	byCall sync.Map
+	// calls holds the templatefile calls of the fast form (fast.go):
+	// *hclsyntax.FunctionCallExpr -> *templateCall, nil if not.
+	calls sync.Map
 	// varFiles are the variable files read by LoadVarFile, by path.
 	varFiles map[string]*varFile
 	// secrets are the age identities and the secrets decrypted with them

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,46 +45,88 @@ func (c *Config) fastValue(e hcl.Expression, ctx *hcl.EvalContext, m *module) (c
 // fastTemplateFile evaluates templatefile(PATH, { NAME = EXPR, ... }) with
 // a literal path and an object of names whose values have a fast path.
 func (c *Config) fastTemplateFile(e *hclsyntax.FunctionCallExpr, ctx *hcl.EvalContext, m *module) (cty.Value, bool) {
-	if e.Name != "templatefile" || len(e.Args) != 2 || e.ExpandFinal {
+	tc := c.templateCall(e, m)
+	if tc == nil {
 		return cty.NilVal, false
 	}
-	p, ok := literalString(e.Args[0])
-	if !ok {
-		return cty.NilVal, false
-	}
-	obj, ok := e.Args[1].(*hclsyntax.ObjectConsExpr)
-	if !ok {
-		return cty.NilVal, false
-	}
-	vars := make(map[string]cty.Value, len(obj.Items))
-	for _, it := range obj.Items {
-		k, ok := it.KeyExpr.(*hclsyntax.ObjectConsKeyExpr)
-		if !ok || k.ForceNonLiteral {
-			return cty.NilVal, false
-		}
-		name := hcl.ExprAsKeyword(k.Wrapped)
-		if name == "" {
-			return cty.NilVal, false
-		}
-		if _, dup := vars[name]; dup {
-			return cty.NilVal, false
-		}
-		v, ok := c.fastValue(it.ValueExpr, ctx, m)
+	var buf [8]cty.Value
+	vals := buf[:0]
+	for _, x := range tc.exprs {
+		v, ok := c.fastValue(x, ctx, m)
 		if !ok || !plainPrimitive(v) {
 			return cty.NilVal, false
 		}
-		vars[name] = v
+		vals = append(vals, v)
+	}
+	return renderTemplate(tc.t, func(name string) (cty.Value, bool) {
+		for i, n := range tc.names {
+			if n == name {
+				return vals[i], true
+			}
+		}
+		return cty.NilVal, false
+	})
+}
+
+// templateCall is a templatefile call of the fast form, analysed once: its
+// template and the names and expressions of its variables.
+type templateCall struct {
+	t     *template
+	names []string
+	exprs []hclsyntax.Expression
+}
+
+// templateCall returns the analysis of e, nil when it is not a
+// templatefile call of the fast form or its template has errors.
+func (c *Config) templateCall(e *hclsyntax.FunctionCallExpr, m *module) *templateCall {
+	if v, ok := c.calls.Load(e); ok {
+		return v.(*templateCall)
+	}
+	tc := analyseTemplateCall(c, e, m)
+	c.calls.Store(e, tc)
+	return tc
+}
+
+func analyseTemplateCall(c *Config, e *hclsyntax.FunctionCallExpr, m *module) *templateCall {
+	if e.Name != "templatefile" || len(e.Args) != 2 || e.ExpandFinal {
+		return nil
+	}
+	p, ok := literalString(e.Args[0])
+	if !ok {
+		return nil
+	}
+	obj, ok := e.Args[1].(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return nil
+	}
+	tc := &templateCall{}
+	for _, it := range obj.Items {
+		k, ok := it.KeyExpr.(*hclsyntax.ObjectConsKeyExpr)
+		if !ok || k.ForceNonLiteral {
+			return nil
+		}
+		name := hcl.ExprAsKeyword(k.Wrapped)
+		if name == "" || slices.Contains(tc.names, name) {
+			return nil
+		}
+		tc.names = append(tc.names, name)
+		tc.exprs = append(tc.exprs, it.ValueExpr)
 	}
 	t, err := c.loadTemplate(m.dir, p)
 	if err != nil || t.diags.HasErrors() {
-		return cty.NilVal, false
+		return nil
 	}
-	return renderTemplate(t, vars)
+	if _, ok := t.expr.(*hclsyntax.TemplateExpr); !ok {
+		return nil
+	}
+	tc.t = t
+	return tc
 }
 
-// renderTemplate renders a parsed template file with vars when a fast path
-// applies: what templatefile's HCL evaluation would give.
-func renderTemplate(t *template, vars map[string]cty.Value) (cty.Value, bool) {
+// renderTemplate renders a parsed template file with the variables get
+// returns when a fast path applies: what templatefile's HCL evaluation
+// would give.
+func renderTemplate(t *template, get func(string) (cty.Value, bool)) (cty.Value, bool) {
 	te, ok := t.expr.(*hclsyntax.TemplateExpr)
 	if !ok {
 		return cty.NilVal, false
@@ -91,7 +134,7 @@ func renderTemplate(t *template, vars map[string]cty.Value) (cty.Value, bool) {
 	var b strings.Builder
 	b.Grow(t.size)
 	ok = renderParts(&b, te.Parts, func(tr hcl.Traversal) (cty.Value, bool) {
-		v, found := vars[tr.RootName()]
+		v, found := get(tr.RootName())
 		if !found {
 			return cty.NilVal, false
 		}

@@ -220,7 +220,7 @@ func (c *Config) templateFileFunc(dir string, funcs map[string]function.Function
 					ctx.Variables[k] = v
 				}
 			}
-			if v, ok := renderTemplate(t, ctx.Variables); ok {
+			if v, ok := renderTemplate(t, func(n string) (cty.Value, bool) { v, ok := ctx.Variables[n]; return v, ok }); ok {
 				return v, nil
 			}
 			// A function can only return an error; the diagnostics travel
