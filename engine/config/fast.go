@@ -105,7 +105,12 @@ func analyseTemplateCall(c *Config, e *hclsyntax.FunctionCallExpr, m *module) *t
 		if !ok || k.ForceNonLiteral {
 			return nil
 		}
+		// HCL makes the key a cty string, which is NFC-normalised; the
+		// template looks names up as they are written.
 		name := hcl.ExprAsKeyword(k.Wrapped)
+		if name != "" {
+			name = cty.StringVal(name).AsString()
+		}
 		if name == "" || slices.Contains(tc.names, name) {
 			return nil
 		}
@@ -175,7 +180,10 @@ func renderParts(b *strings.Builder, parts []hclsyntax.Expression, get func(hcl.
 			b.WriteString(v.AsString())
 		case cty.Number:
 			f := v.AsBigFloat()
-			if i, acc := f.Int64(); acc == big.Exact {
+			// An integer that the float's precision holds exactly prints
+			// as Text('f', -1) prints it; zero (which may be -0) and
+			// integers beyond the precision go through Text.
+			if i, acc := f.Int64(); acc == big.Exact && i != 0 && f.MantExp(nil) <= int(f.Prec()) {
 				var buf [20]byte
 				b.Write(strconv.AppendInt(buf[:0], i, 10))
 			} else {
