@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/engine/report"
@@ -143,14 +144,23 @@ func Run(ctx context.Context, graphs []*config.HostGraph, o Options) *report.Run
 
 // hostRun is the state of one host during a run.
 type hostRun struct {
-	g     *config.HostGraph
-	o     *Options
-	log   *zap.Logger
-	t     inventory.Transport
-	rep   *report.Host
+	g   *config.HostGraph
+	o   *Options
+	log *zap.Logger
+	t   inventory.Transport
+	rep *report.Host
+	// byNode are the reports of g.Nodes, by index (diff fills them in).
+	byNode []report.Resource
+	// res, nodes and addrs index g.Nodes by address; index makes them
+	// when an apply, a notification or an orphan needs them (a plan
+	// that changes nothing does not).
 	res   map[string]*report.Resource // by address
 	nodes map[string]*config.Node
+	addrs []string // the addresses of g.Nodes, by index
 	notes *notifications
+	// manifestFile and journalFile are the paths of the host's manifest and
+	// notification journal (manifestPath, journalPath).
+	manifestFile, journalFile string
 	// orphans are the manifest read by the probe and the orphans found in
 	// it (prune.go).
 	orphans *orphanState
@@ -159,12 +169,15 @@ type hostRun struct {
 func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host {
 	start := time.Now()
 	h := &hostRun{
-		g:     g,
-		o:     o,
-		log:   o.Log.With(zap.String("host", g.Host.Name)),
-		rep:   &report.Host{Name: g.Host.Name, Address: g.Host.Address, Started: start},
-		res:   map[string]*report.Resource{},
-		nodes: map[string]*config.Node{},
+		g:   g,
+		o:   o,
+		log: o.Log,
+		rep: &report.Host{Name: g.Host.Name, Address: g.Host.Address, Started: start},
+	}
+	if o.Log.Core() != zapcore.NewNopCore() {
+		// A logger that logs nothing needs no fields (and With costs
+		// allocations on every host).
+		h.log = o.Log.With(zap.String("host", g.Host.Name))
 	}
 	defer func() { h.rep.Duration = time.Since(start) }()
 	if err := h.run(ctx); err != nil {
@@ -210,7 +223,6 @@ func (h *hostRun) run(ctx context.Context) error {
 	probe := resources.NewProbe()
 	for _, n := range h.g.Nodes {
 		n.Resource.Observe(probe)
-		h.nodes[n.Addr.String()] = n
 	}
 	probe.Path(h.journalPath(), false)
 	probe.Content(h.manifestPath())
@@ -234,10 +246,13 @@ func (h *hostRun) run(ctx context.Context) error {
 	}
 	changed += pruning
 	h.fetchContent(ctx, obs)
-	h.log.Debug("planned", zap.Int("resources", len(h.g.Nodes)), zap.Int("changes", changed))
+	if ce := h.log.Check(zap.DebugLevel, "planned"); ce != nil {
+		ce.Write(zap.Int("resources", len(h.g.Nodes)), zap.Int("changes", changed))
+	}
 	if !h.o.Apply {
 		return nil
 	}
+	h.index()
 	if changed == 0 {
 		// Nothing to apply, but the manifest may lack resources that
 		// were converged already, or list orphans that are gone.
@@ -269,6 +284,22 @@ func (h *hostRun) run(ctx context.Context) error {
 	return errors.Join(err, h.recordManifest(ctx, obs, vobs))
 }
 
+// index makes res, nodes and addrs, once the plan is made (the reports
+// of byNode exist). It is called by the host's goroutine, before anything
+// runs in parallel.
+func (h *hostRun) index() {
+	if h.res != nil {
+		return
+	}
+	h.addrs = make([]string, len(h.g.Nodes))
+	h.nodes = make(map[string]*config.Node, len(h.g.Nodes))
+	h.res = make(map[string]*report.Resource, len(h.g.Nodes))
+	for i, n := range h.g.Nodes {
+		a := n.Addr.String()
+		h.addrs[i], h.nodes[a], h.res[a] = a, n, &h.byNode[i]
+	}
+}
+
 // probe runs the batched probe: one remote execution.
 func (h *hostRun) probe(ctx context.Context, p *resources.Probe) (*resources.Observed, error) {
 	res, err := h.t.Run(ctx, p.Cmd())
@@ -288,10 +319,12 @@ func (h *hostRun) probe(ctx context.Context, p *resources.Probe) (*resources.Obs
 // diff computes every resource's change; it returns the number of changes.
 func (h *hostRun) diff(obs *resources.Observed) int {
 	changed := 0
-	for _, n := range h.g.Nodes {
-		r := &report.Resource{Addr: n.Addr, Status: report.StatusUnchanged}
+	h.byNode = make([]report.Resource, len(h.g.Nodes)) // one allocation for all
+	h.rep.Resources = make([]*report.Resource, 0, len(h.g.Nodes))
+	for i, n := range h.g.Nodes {
+		r := &h.byNode[i]
+		r.Addr, r.Status = n.Addr, report.StatusUnchanged
 		h.rep.Resources = append(h.rep.Resources, r)
-		h.res[n.Addr.String()] = r
 		c, err := n.Resource.Diff(obs)
 		if err != nil {
 			r.Status, r.Error = report.StatusError, err.Error()
@@ -357,8 +390,8 @@ func (h *hostRun) verify(ctx context.Context, p *resources.Probe) (*resources.Ob
 		return nil, fmt.Errorf("verify: %w", err)
 	}
 	h.verifyPruned(obs)
-	for _, n := range h.g.Nodes {
-		r := h.res[n.Addr.String()]
+	for i, n := range h.g.Nodes {
+		r := &h.byNode[i]
 		if r.Status != report.StatusApplied {
 			continue
 		}

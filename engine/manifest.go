@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,7 +10,9 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/resources"
@@ -74,10 +75,11 @@ func (e *manifestEntry) addr() resources.Addr {
 // pruneKey returns Prune in a canonical form, for comparisons and sorting.
 func (e *manifestEntry) pruneKey() string { return canonical(e.Prune) }
 
-// canonical returns m as JSON with sorted keys (encoding/json sorts map
-// keys).
+// canonical returns m as JSON with sorted keys, exactly as encoding/json
+// writes it ("null" for a nil map).
 func canonical(m map[string]string) string {
-	b, _ := json.Marshal(m)
+	var buf [128]byte
+	b, _ := appendPrune(buf[:0], m)
 	return string(b)
 }
 
@@ -85,25 +87,173 @@ func canonical(m map[string]string) string {
 // then by prune attributes (an orphan kept under the address of a changed
 // resource shares its address), one entry a line.
 func encodeManifest(entries []*manifestEntry) []byte {
-	sorted := append([]*manifestEntry(nil), entries...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if sorted[i].Address != sorted[j].Address {
-			return sorted[i].Address < sorted[j].Address
-		}
-		return sorted[i].pruneKey() < sorted[j].pruneKey()
-	})
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "{\"version\":%d,\"resources\":[", manifestVersion)
-	for i, e := range sorted {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\n')
-		line, _ := json.Marshal(e) // strings and a map of strings: cannot fail
-		b.Write(line)
+	type keyed struct {
+		e   *manifestEntry
+		key string
 	}
-	b.WriteString("\n]}\n")
-	return b.Bytes()
+	sorted := make([]keyed, len(entries))
+	size := 64
+	for i, e := range entries {
+		sorted[i] = keyed{e, e.pruneKey()}
+		size += 128 + len(e.Address) + len(sorted[i].key) + len(e.SHA256)
+	}
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].e.Address != sorted[j].e.Address {
+			return sorted[i].e.Address < sorted[j].e.Address
+		}
+		return sorted[i].key < sorted[j].key
+	})
+	b := make([]byte, 0, size)
+	b = append(b, manifestHeader...)
+	for i, k := range sorted {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+		e := k.e
+		b, _ = appendEntry(b, e.Address, e.Module, e.Kind, e.Name, e.Key, e.Role, e.Prune, e.SHA256)
+	}
+	return append(b, manifestTrailer...)
+}
+
+// manifestHeader and manifestTrailer surround the entries of a manifest.
+const (
+	manifestHeader  = "{\"version\":1,\"resources\":["
+	manifestTrailer = "\n]}\n"
+)
+
+// appendEntry appends the JSON of one manifest entry, byte for byte what
+// encoding/json writes for a manifestEntry of these fields (the manifests
+// on hosts were written by it, and a manifest that does not change is not
+// rewritten). exact is false when a string is not valid UTF-8: JSON holds
+// U+FFFD in its place, and decoding does not give the string back.
+func appendEntry[A string | []byte](b []byte, address A, module, kind, name, key, role string, prune map[string]string, sha string) (_ []byte, exact bool) {
+	var ok [7]bool
+	b = append(b, `{"address":`...)
+	b, ok[0] = appendJSONString(b, address)
+	if module != "" {
+		b = append(b, `,"module":`...)
+		b, ok[1] = appendJSONString(b, module)
+	} else {
+		ok[1] = true
+	}
+	b = append(b, `,"kind":`...)
+	b, ok[2] = appendJSONString(b, kind)
+	b = append(b, `,"name":`...)
+	b, ok[3] = appendJSONString(b, name)
+	if key != "" {
+		b = append(b, `,"key":`...)
+		b, ok[4] = appendJSONString(b, key)
+	} else {
+		ok[4] = true
+	}
+	b = append(b, `,"role":`...)
+	b, ok[5] = appendJSONString(b, role)
+	b = append(b, `,"prune":`...)
+	b, ok[6] = appendPrune(b, prune)
+	exact = ok == [7]bool{true, true, true, true, true, true, true}
+	if sha != "" {
+		var shaOK bool
+		b = append(b, `,"sha256":`...)
+		b, shaOK = appendJSONString(b, sha)
+		exact = exact && shaOK
+	}
+	return append(b, '}'), exact
+}
+
+// appendPrune appends m as encoding/json writes a map of strings: keys
+// sorted, "null" for a nil map. exact is as for appendEntry.
+func appendPrune(b []byte, m map[string]string) (_ []byte, exact bool) {
+	if m == nil {
+		return append(b, "null"...), true
+	}
+	var buf [8]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	exact = true
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var kOK, vOK bool
+		b, kOK = appendJSONString(b, k)
+		b = append(b, ':')
+		b, vOK = appendJSONString(b, m[k])
+		exact = exact && kOK && vOK
+	}
+	return append(b, '}'), exact
+}
+
+// jsonSafe marks the ASCII bytes that a JSON string holds as they are
+// (encoding/json's htmlSafeSet).
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+// appendJSONString appends s as a JSON string the way encoding/json does:
+// <, > and & escaped for HTML, control characters as \b, \f, \n, \r, \t
+// or \u00XX, U+2028 and U+2029 escaped, and each byte of invalid UTF-8 as
+// \ufffd (then exact is false).
+func appendJSONString[S string | []byte](b []byte, s S) (_ []byte, exact bool) {
+	const hex = "0123456789abcdef"
+	exact = true
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			exact = false
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"'), exact
 }
 
 // decodeManifest parses a manifest and checks every entry. Any problem is an
@@ -134,11 +284,10 @@ func decodeManifest(data []byte) ([]*manifestEntry, error) {
 
 // manifestPath returns where the host's manifest is.
 func (h *hostRun) manifestPath() string {
-	dir := h.o.StateDir
-	if dir == "" {
-		dir = DefaultStateDir
+	if h.manifestFile == "" {
+		h.manifestFile = path.Join(h.stateDir(), manifestName+"."+url.PathEscape(h.g.Host.Name))
 	}
-	return path.Join(dir, manifestName+"."+url.PathEscape(h.g.Host.Name))
+	return h.manifestFile
 }
 
 // readManifest returns the manifest the probe read (nil entries when there

@@ -49,17 +49,16 @@ type notifications struct {
 // the manifest, so hosts that share a file system (or one host under two
 // names) keep their own.
 func (h *hostRun) journalPath() string {
-	dir := h.o.StateDir
-	if dir == "" {
-		dir = DefaultStateDir
+	if h.journalFile == "" {
+		h.journalFile = path.Join(h.stateDir(), journalName+"."+url.PathEscape(h.g.Host.Name))
 	}
-	return path.Join(dir, journalName+"."+url.PathEscape(h.g.Host.Name))
+	return h.journalFile
 }
 
 // readJournal loads the journal when the probe saw it: one more remote
 // execution, only on a host where an earlier run left notifications.
 func (h *hostRun) readJournal(ctx context.Context, obs *resources.Observed) error {
-	n := &notifications{path: h.journalPath(), notifiedBy: map[string][]string{}, only: map[string]bool{}, pending: map[string]bool{}}
+	n := &notifications{path: h.journalPath()}
 	h.notes = n
 	s, err := obs.Path(n.path)
 	if err != nil {
@@ -79,6 +78,7 @@ func (h *hostRun) readJournal(ctx context.Context, obs *resources.Observed) erro
 	if err != nil {
 		return fmt.Errorf("read notification journal %s: %w", n.path, err)
 	}
+	n.pending = map[string]bool{}
 	for _, l := range strings.Split(string(contents[0]), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			n.pending[l] = true
@@ -93,14 +93,29 @@ func (h *hostRun) readJournal(ctx context.Context, obs *resources.Observed) erro
 // says who notifies it. It returns the number of changes it added.
 func (h *hostRun) planNotifications() int {
 	n := h.notes
-	for _, node := range h.g.Nodes {
-		r := h.res[node.Addr.String()]
-		if r.Status == report.StatusError || !r.Change.Changed() {
+	for i, node := range h.g.Nodes {
+		r := &h.byNode[i]
+		if r.Status == report.StatusError || !r.Change.Changed() || len(node.Notify) == 0 {
 			continue
 		}
-		for _, rcv := range node.Notify {
-			n.notifiedBy[rcv.String()] = append(n.notifiedBy[rcv.String()], node.Addr.String())
+		h.index()
+		if n.notifiedBy == nil {
+			n.notifiedBy = map[string][]string{}
 		}
+		for _, rcv := range node.Notify {
+			k := rcv.String()
+			n.notifiedBy[k] = append(n.notifiedBy[k], h.addrs[i])
+		}
+	}
+	if len(n.pending) == 0 && len(n.notifiedBy) == 0 {
+		return 0 // nothing notifies, and nothing is left from a past run
+	}
+	h.index()
+	if n.notifiedBy == nil {
+		n.notifiedBy = map[string][]string{}
+	}
+	if n.only == nil {
+		n.only = map[string]bool{}
 	}
 	for rcv := range n.pending {
 		if h.res[rcv] != nil {
@@ -136,6 +151,9 @@ func (h *hostRun) journal(ctx context.Context, receivers []resources.Addr) error
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	added := false
+	if n.pending == nil {
+		n.pending = map[string]bool{}
+	}
 	for _, a := range receivers {
 		if !n.pending[a.String()] {
 			n.pending[a.String()] = true

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -31,6 +33,7 @@ import (
 // orphan is one orphaned resource of a host during a run.
 type orphan struct {
 	entry *manifestEntry
+	key   string             // entry.pruneKey()
 	res   resources.Resource // built from entry.Prune; nil when it cannot be
 	rep   *report.Resource
 	// prune is true when this run removes it.
@@ -48,7 +51,11 @@ type orphan struct {
 type orphanState struct {
 	entries []*manifestEntry // the manifest read by the probe
 	raw     []byte           // its bytes; nil when there was none
-	list    []*orphan        // reported orphans, in prune order
+	// matched is true when raw is the manifest of the graph but for the
+	// hashes (matchManifest): entries were not decoded, nothing is an
+	// orphan.
+	matched bool
+	list    []*orphan // reported orphans, in prune order
 	obs     *resources.Observed
 }
 
@@ -106,6 +113,13 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 		// orphans, and the manifest stays as it is.
 		return 0, nil
 	}
+	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && h.matchManifest(raw, nil) {
+		// The common case of a run with nothing to prune: the manifest
+		// lists the spec's resources as they are. It is decoded only if
+		// an apply needs its hashes (recordManifest).
+		h.orphans = &orphanState{raw: raw, matched: true}
+		return 0, nil
+	}
 	entries, raw, err := h.readManifest(obs)
 	if err != nil {
 		return 0, err
@@ -115,17 +129,18 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 	if len(entries) == 0 {
 		return 0, nil
 	}
+	h.index()
 
 	// What the spec manages now, and what it needs.
-	current := map[string]string{} // address -> canonical prune attributes
-	managed := map[string]bool{}   // identities
-	needs := map[string]string{}   // identity -> a resource that needs it
+	current := make(map[string]string, len(h.g.Nodes)) // address -> canonical prune attributes
+	managed := map[string]bool{}                       // identities
+	needs := map[string]string{}                       // identity -> a resource that needs it
 	var present []resources.PathResource
-	for _, n := range h.g.Nodes {
+	for i, n := range h.g.Nodes {
 		if n.Resource == nil {
 			continue
 		}
-		current[n.Addr.String()] = canonical(pruneAttrs(n.Resource))
+		current[h.addrs[i]] = canonical(pruneAttrs(n.Resource))
 		if id := identityOf(n.Resource); id != "" {
 			managed[id] = true
 		}
@@ -135,7 +150,7 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 		if rq, ok := n.Resource.(resources.Requirer); ok {
 			for _, id := range rq.Requires() {
 				if _, seen := needs[id]; !seen {
-					needs[id] = n.Addr.String()
+					needs[id] = h.addrs[i]
 				}
 			}
 		}
@@ -144,15 +159,16 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 	probe := resources.NewProbe()
 	var observe []*orphan
 	for _, e := range entries {
+		key := e.pruneKey()
 		attrs, inSpec := current[e.Address]
-		if inSpec && attrs == e.pruneKey() {
+		if inSpec && attrs == key {
 			continue // still managed as recorded
 		}
 		why := "no longer in the spec"
 		if inSpec {
 			why = e.Address + " of the spec now manages something else"
 		}
-		o := &orphan{entry: e, prune: h.wantsPrune(e.Role)}
+		o := &orphan{entry: e, key: key, prune: h.wantsPrune(e.Role)}
 		o.rep = &report.Resource{Addr: e.addr(), Orphaned: true}
 		o.res, err = buildOrphan(e)
 		if err != nil {
@@ -306,7 +322,7 @@ func pruneLess(a, b *orphan) bool {
 	if a.entry.Address != b.entry.Address {
 		return a.entry.Address < b.entry.Address
 	}
-	return a.entry.pruneKey() < b.entry.pruneKey()
+	return a.key < b.key
 }
 
 // prune removes the orphans planned for pruning, after the graph's
@@ -412,12 +428,30 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 	if st == nil {
 		return nil
 	}
-	old := map[string]string{} // address + prune -> sha256
-	for _, e := range st.entries {
-		old[e.Address+"\x00"+e.pruneKey()] = e.SHA256
+	var oldSHA func(i int, e *manifestEntry) string // the recorded hash of node i's entry e
+	if st.matched {
+		// Every node's entry is in raw: its hash comes from there.
+		shas := make([]string, len(h.g.Nodes))
+		if h.matchManifest(st.raw, func(i int, sha []byte) { shas[i] = string(sha) }) {
+			oldSHA = func(i int, _ *manifestEntry) string { return shas[i] }
+		} else {
+			// It matched when planned: it decodes.
+			entries, err := decodeManifest(st.raw)
+			if err != nil {
+				return fmt.Errorf("read manifest %s: %w", h.manifestPath(), err)
+			}
+			st.entries = entries
+		}
+	}
+	if oldSHA == nil {
+		old := make(map[string]string, len(st.entries)) // address + prune -> sha256
+		for _, e := range st.entries {
+			old[e.Address+"\x00"+e.pruneKey()] = e.SHA256
+		}
+		oldSHA = func(_ int, e *manifestEntry) string { return old[e.Address+"\x00"+e.pruneKey()] }
 	}
 	var entries []*manifestEntry
-	for _, n := range h.g.Nodes {
+	for i, n := range h.g.Nodes {
 		if n.Resource == nil {
 			continue
 		}
@@ -425,12 +459,12 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 		if attrs == nil {
 			continue
 		}
-		e := &manifestEntry{Address: n.Addr.String(), Module: n.Addr.Module, Kind: n.Addr.Kind,
+		e := &manifestEntry{Address: h.addrs[i], Module: n.Addr.Module, Kind: n.Addr.Kind,
 			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
-		e.SHA256 = old[e.Address+"\x00"+e.pruneKey()]
+		e.SHA256 = oldSHA(i, e)
 		if p, ok := n.Resource.(resources.PathResource); ok {
 			src := obs
-			switch h.res[e.Address].Status {
+			switch h.byNode[i].Status {
 			case report.StatusUnchanged:
 			case report.StatusApplied:
 				src = vobs
@@ -459,4 +493,128 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 		return nil
 	}
 	return writeManifest(ctx, h.t, h.manifestPath(), data)
+}
+
+// matchManifest reports whether raw is, byte for byte, the manifest that
+// recordManifest writes for the graph when nothing is orphaned, whatever
+// the hashes it records for files: an entry for every resource that can be
+// undone, with its address, role and prune attributes as the spec has them
+// now, and valid (decodeManifest accepts it and gives the same strings
+// back). Then no entry of raw is an orphan, and raw need not be decoded.
+// each, when not nil, gets the index of every such node and the hash its
+// entry records (empty when none).
+//
+// It formats the addresses and entries in pooled buffers: a run of many
+// hosts that changes nothing allocates nothing here.
+func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
+	rest, ok := bytes.CutPrefix(raw, []byte(manifestHeader))
+	if !ok {
+		return false
+	}
+	nodes := h.g.Nodes
+	mb := matchPool.Get().(*matchBuffers)
+	defer matchPool.Put(mb)
+	// The addresses, formatted once; the entries go in address order.
+	mb.addrs, mb.ends = mb.addrs[:0], mb.ends[:0]
+	for _, n := range nodes {
+		mb.addrs = appendAddr(mb.addrs, n.Addr)
+		mb.ends = append(mb.ends, len(mb.addrs))
+	}
+	addr := func(i int) []byte {
+		start := 0
+		if i > 0 {
+			start = mb.ends[i-1]
+		}
+		return mb.addrs[start:mb.ends[i]]
+	}
+	mb.order = mb.order[:0]
+	sorted := true
+	for i := range nodes {
+		mb.order = append(mb.order, i)
+		if i > 0 && bytes.Compare(addr(i-1), addr(i)) >= 0 {
+			sorted = false
+		}
+	}
+	if !sorted {
+		slices.SortFunc(mb.order, func(a, b int) int { return bytes.Compare(addr(a), addr(b)) })
+		for k := 1; k < len(mb.order); k++ {
+			if bytes.Equal(addr(mb.order[k-1]), addr(mb.order[k])) {
+				return false // two nodes of one address: let the decoder judge
+			}
+		}
+	}
+	first := true
+	for _, i := range mb.order {
+		n := nodes[i]
+		if n.Resource == nil {
+			continue
+		}
+		attrs := pruneAttrs(n.Resource)
+		if attrs == nil {
+			continue
+		}
+		if n.Addr.Kind == "" || n.Addr.Name == "" || len(attrs) == 0 {
+			return false // decodeManifest rejects it
+		}
+		sep := ",\n"
+		if first {
+			sep, first = "\n", false
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte(sep)); !ok {
+			return false
+		}
+		var exact bool
+		mb.line, exact = appendEntry(mb.line[:0], addr(i), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, attrs, "")
+		if !exact {
+			return false
+		}
+		// The entry but its closing brace, then the hash, when one is
+		// recorded (hex digits only), then the brace.
+		if rest, ok = bytes.CutPrefix(rest, mb.line[:len(mb.line)-1]); !ok {
+			return false
+		}
+		var sha []byte
+		if after, ok := bytes.CutPrefix(rest, []byte(`,"sha256":"`)); ok {
+			end := 0
+			for end < len(after) && (after[end] >= '0' && after[end] <= '9' || after[end] >= 'a' && after[end] <= 'f') {
+				end++
+			}
+			if end == 0 || end == len(after) || after[end] != '"' {
+				return false
+			}
+			sha, rest = after[:end], after[end+1:]
+		}
+		if rest, ok = bytes.CutPrefix(rest, []byte("}")); !ok {
+			return false
+		}
+		if each != nil {
+			each(i, sha)
+		}
+	}
+	return string(rest) == manifestTrailer
+}
+
+// matchBuffers are the buffers of one matchManifest call.
+type matchBuffers struct {
+	addrs []byte // the nodes' addresses, one after the other
+	ends  []int  // where each address ends in addrs
+	order []int  // node indices in address order
+	line  []byte // one entry
+}
+
+var matchPool = sync.Pool{New: func() any { return &matchBuffers{line: make([]byte, 0, 512)} }}
+
+// appendAddr appends a.String() to b.
+func appendAddr(b []byte, a resources.Addr) []byte {
+	if a.Module != "" {
+		b = append(append(b, a.Module...), '.')
+	}
+	b = append(b, a.Kind...)
+	if a.Key != "" {
+		b = append(append(append(b, '.'), a.Name...), '[')
+		b = append(append(b, a.Key...), ']')
+		return b
+	}
+	b = append(append(b, '['), a.Name...)
+	return append(b, ']')
 }

@@ -29,7 +29,20 @@ func (p *perms) decode(d *decoder) {
 	p.sensitive = d.sensitive("mode") || d.sensitive("owner") || d.sensitive("group")
 }
 
+// numeric returns s as a uid or gid when it is one (decimal digits, no
+// sign). Names are checked for a non-digit first: strconv.Atoi allocates an
+// error for every name, and owners are names far more often than numbers.
 func numeric(s string) (int, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < '0' || c > '9' {
+			if i > 0 || (c != '+' && c != '-') {
+				return 0, false
+			}
+		}
+	}
 	n, err := strconv.Atoi(s)
 	return n, err == nil && n >= 0
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendhq/tend/inventory"
 )
@@ -25,7 +26,8 @@ import (
 // Diff reports as an error, never as "absent".
 type Probe struct {
 	queries []query
-	index   map[query]int
+	index   map[query]int  // the queries but paths, by query
+	paths   map[string]int // the path queries (qPath or qHash), by path
 }
 
 type queryType byte
@@ -61,19 +63,23 @@ func sectionOf(t queryType) string {
 	return ""
 }
 
-// query is one line of the probe's input. Path queries are indexed under
-// qPath whatever their type, so that a path is stat'ed once.
+// query is one line of the probe's input. Path queries are indexed by
+// path (Probe.paths) whatever their type, so that a path is stat'ed once.
 type query struct {
 	typ queryType
 	arg string
 }
 
 // NewProbe returns an empty probe; facts are always gathered.
-func NewProbe() *Probe { return &Probe{index: map[query]int{}} }
+func NewProbe() *Probe { return &Probe{} }
 
+// add adds a query other than a path query, once.
 func (p *Probe) add(q query) {
 	if _, ok := p.index[q]; ok {
 		return
+	}
+	if p.index == nil {
+		p.index = map[query]int{}
 	}
 	p.index[q] = len(p.queries)
 	p.queries = append(p.queries, q)
@@ -83,11 +89,14 @@ func (p *Probe) add(q query) {
 // when it is a regular file. A path is queried once: asking again with hash
 // upgrades the query, asking without hash keeps it.
 func (p *Probe) Path(path string, hash bool) {
-	k := query{qPath, path}
-	i, ok := p.index[k]
+	i, ok := p.paths[path]
 	if !ok {
-		p.add(k)
-		i = p.index[k]
+		if p.paths == nil {
+			p.paths = map[string]int{}
+		}
+		i = len(p.queries)
+		p.paths[path] = i
+		p.queries = append(p.queries, query{qPath, path})
 	}
 	if hash {
 		p.queries[i].typ = qHash
@@ -144,6 +153,11 @@ func (p *Probe) Len() int { return len(p.queries) }
 // Cmd returns the single remote execution that answers every query.
 func (p *Probe) Cmd() inventory.Cmd {
 	var in bytes.Buffer
+	size := 0
+	for _, q := range p.queries {
+		size += len(q.arg) + 3
+	}
+	in.Grow(size)
 	for _, q := range p.queries {
 		in.WriteByte(byte(q.typ))
 		in.WriteByte('\t')
@@ -818,83 +832,103 @@ func account(m map[string]*Account, what, name string) (*Account, error) {
 	return a, nil
 }
 
+// probeLineMax bounds the length of one line of a reply (a content record
+// of ContentLimit bytes, in base64, fits well).
+const probeLineMax = 16 * 1024 * 1024
+
 // ParseProbe parses the reply of p.Cmd(). Output that does not follow the
 // protocol is an error: a reply is never guessed at.
+//
+// It is on the path of every host of a run: the lines are read in place
+// (a trailing CR dropped), and the strings it keeps (hashes, account
+// names) are copied out of them into one buffer.
 func ParseProbe(p *Probe, out []byte) (*Observed, error) {
-	o := &Observed{
-		paths:      map[string]*PathState{},
-		users:      map[string]*Account{},
-		groups:     map[string]*Account{},
-		passwd:     map[string]*PasswdEntry{},
-		members:    map[string]*memberState{},
-		keys:       map[string]*KeysState{},
-		guards:     map[string]*GuardResult{},
-		packages:   map[string]*PackageState{},
-		candidates: map[string]*candidateState{},
-		units:      map[string]*UnitState{},
-		sections:   map[string]*section{},
-		contents:   map[string]*contentState{},
-		releases:   map[string]*ReleaseState{},
-	}
+	o := &Observed{}
 	o.Facts.AptCacheAge = -1
-	seen := make([]bool, len(p.queries))
-	answered := make([]bool, len(p.queries))
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	npath, nhash := 0, 0
+	for _, q := range p.queries {
+		switch q.typ {
+		case qHash:
+			nhash++
+			npath++
+		case qPath:
+			npath++
+		}
+	}
+	ps := &pathParser{states: make([]PathState, npath)}
+	ps.arena.Grow(nhash*64 + 64)
+	o.paths = make(map[string]*PathState, npath)
+	nq := len(p.queries)
+	flags := make([]bool, 2*nq)
+	seen, answered := flags[:nq:nq], flags[nq:]
 	line, header, end := 0, false, false
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("probe reply line %d: %s", line, fmt.Sprintf(format, args...))
 	}
-	for sc.Scan() {
+	for rest := out; len(rest) > 0; {
+		var l []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			l, rest = rest[:i], rest[i+1:]
+		} else {
+			l, rest = rest, nil
+		}
+		if len(l) >= probeLineMax {
+			return nil, fmt.Errorf("read probe reply: %w", bufio.ErrTooLong)
+		}
+		if n := len(l); n > 0 && l[n-1] == '\r' {
+			l = l[:n-1]
+		}
 		line++
-		l := sc.Text()
 		if end {
-			return nil, bad("output after the end marker: %q", trim(l))
+			return nil, bad("output after the end marker: %q", trim(string(l)))
 		}
 		if !header {
-			if l != "T tend-probe 1" {
-				return nil, bad("expected the probe header, got %q (is the login shell printing a banner?)", trim(l))
+			if string(l) != "T tend-probe 1" {
+				return nil, bad("expected the probe header, got %q (is the login shell printing a banner?)", trim(string(l)))
 			}
 			header = true
 			continue
 		}
-		typ, rest, _ := strings.Cut(l, " ")
-		switch typ {
+		typ, rest, _ := bytes.Cut(l, space)
+		switch string(typ) {
 		case "F":
-			k, v, _ := strings.Cut(rest, " ")
+			k, v, _ := strings.Cut(string(rest), " ")
 			if err := o.Facts.set(k, v); err != nil {
 				return nil, bad("%v", err)
 			}
 		case "R":
-			ns, rest, _ := strings.Cut(rest, " ")
-			i, err := strconv.Atoi(ns)
-			if err != nil || i < 0 || i >= len(p.queries) {
+			ns, rest, _ := bytes.Cut(rest, space)
+			i, err := strconv.Atoi(string(ns))
+			if err != nil || i < 0 || i >= nq {
 				return nil, bad("record for an unknown query %q", ns)
 			}
-			rtype, val, _ := strings.Cut(rest, " ")
-			if err := o.record(p.queries[i], rtype, val, &seen[i], &answered[i]); err != nil {
+			rtype, val, _ := bytes.Cut(rest, space)
+			switch q := p.queries[i]; q.typ {
+			case qPath, qHash:
+				err = o.recordPath(q, rtype, val, &seen[i], &answered[i], ps)
+			default:
+				err = o.record(q, string(rtype), val, &seen[i], &answered[i])
+			}
+			if err != nil {
 				return nil, bad("%v", err)
 			}
 		case "D":
-			tag, val, _ := strings.Cut(rest, " ")
-			if err := o.sectionLine(tag, val); err != nil {
+			tag, val, _ := bytes.Cut(rest, space)
+			if err := o.sectionLine(string(tag), string(val)); err != nil {
 				return nil, bad("%v", err)
 			}
 		case "B":
-			if err := o.closeSection(rest); err != nil {
+			if err := o.closeSection(string(rest)); err != nil {
 				return nil, bad("%v", err)
 			}
 		case "E":
-			if n, err := strconv.Atoi(rest); err != nil || n != len(p.queries) {
-				return nil, bad("end marker says %q queries, sent %d", rest, len(p.queries))
+			if n, err := strconv.Atoi(string(rest)); err != nil || n != nq {
+				return nil, bad("end marker says %q queries, sent %d", rest, nq)
 			}
 			end = true
 		default:
-			return nil, bad("unexpected output %q", trim(l))
+			return nil, bad("unexpected output %q", trim(string(l)))
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read probe reply: %w", err)
 	}
 	if !end {
 		return nil, fmt.Errorf("probe reply is incomplete: no end marker after %d lines", line)
@@ -927,6 +961,205 @@ func ParseProbe(p *Probe, out []byte) (*Observed, error) {
 		}
 	}
 	return o, nil
+}
+
+// space separates the fields of a reply line.
+var space = []byte{' '}
+
+// put sets (*m)[k] = v, making the map on first use: most replies answer
+// only some of the query types.
+func put[V any](m *map[string]V, k string, v V) {
+	if *m == nil {
+		*m = make(map[string]V)
+	}
+	(*m)[k] = v
+}
+
+// answer marks a query's primary answer arrived; a second one is an error.
+func answer(q query, seen, answered *bool) error {
+	if *seen {
+		return fmt.Errorf("query %c %s answered twice", q.typ, q.arg)
+	}
+	*seen, *answered = true, true
+	return nil
+}
+
+// pathParser holds what ParseProbe allocates once for all the path
+// records of a reply: their states, and one buffer for the strings they
+// keep (the strings of a strings.Builder stay valid as it grows).
+type pathParser struct {
+	states []PathState // one per path query, handed out in order
+	used   int
+	arena  strings.Builder
+	names  [4]string // the last account names seen: most paths share them
+	next   int
+}
+
+// state returns a new PathState.
+func (pp *pathParser) state() *PathState {
+	if pp.used < len(pp.states) {
+		pp.used++
+		return &pp.states[pp.used-1]
+	}
+	return &PathState{}
+}
+
+// str returns b as a string that does not share its memory.
+func (pp *pathParser) str(b []byte) string {
+	start := pp.arena.Len()
+	pp.arena.Write(b)
+	return pp.arena.String()[start:]
+}
+
+// name returns b as a string, the same one for names seen just before.
+func (pp *pathParser) name(b []byte) string {
+	for _, n := range pp.names {
+		if n == string(b) && n != "" {
+			return n
+		}
+	}
+	n := pp.str(b)
+	pp.names[pp.next%len(pp.names)] = n
+	pp.next++
+	return n
+}
+
+// recordPath applies one R record of a path query to o.
+func (o *Observed) recordPath(q query, rtype, val []byte, seen, answered *bool, pp *pathParser) error {
+	s := o.paths[q.arg]
+	if s == nil {
+		s = pp.state()
+		o.paths[q.arg] = s
+	}
+	switch string(rtype) {
+	case "absent":
+		if len(val) != 0 {
+			return fmt.Errorf("bad absent record %q for %s", val, q.arg)
+		}
+		return answer(q, seen, answered)
+	case "error":
+		msg := "unknown error"
+		if len(val) != 0 {
+			msg = pp.str(val)
+		}
+		if *seen && (s.Exists || s.Err != "") {
+			// stat answered but readlink or sha256sum failed (an
+			// unreadable file under a non-root login), or several
+			// steps failed: the path is an error, never half known.
+			if s.Err == "" {
+				s.Err = msg
+			}
+			return nil
+		}
+		s.Err = msg
+		return answer(q, seen, answered)
+	case "path":
+		if err := answer(q, seen, answered); err != nil {
+			return err
+		}
+		return s.parseStatBytes(val, pp)
+	case "link":
+		if s.Err != "" {
+			return nil // an earlier step failed; the error stands
+		}
+		if !s.Exists || s.Type != TypeSymlink || s.hasTarget {
+			return fmt.Errorf("link record for %s, which is not a symlink", q.arg)
+		}
+		s.Target, s.hasTarget = pp.str(val), true
+		return nil
+	case "sha":
+		if s.Err != "" {
+			return nil // an earlier step failed; the error stands
+		}
+		if !s.Exists || s.Type != TypeFile || q.typ != qHash {
+			return fmt.Errorf("sha record for %s, which was not hashed", q.arg)
+		}
+		if len(val) != 64 || !isLowerHex(val) {
+			return fmt.Errorf("bad sha256 %q for %s", val, q.arg)
+		}
+		s.SHA256 = pp.str(val)
+		return nil
+	}
+	return fmt.Errorf("unknown record %q for %c %s", rtype, q.typ, q.arg)
+}
+
+// isLowerHex reports whether b holds only 0-9 and a-f.
+func isLowerHex(b []byte) bool {
+	for _, c := range b {
+		if !lowerHex[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerHex marks the bytes 0-9 and a-f.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
+
+// parseStatBytes is parseStat on the record's bytes, keeping only the
+// account names (through pp). A record with bytes beyond ASCII goes to
+// parseStat, whose fields are those of strings.Fields (Unicode spaces).
+func (s *PathState) parseStatBytes(v []byte, pp *pathParser) error {
+	var f [6][]byte
+	n := 0
+	for i := 0; i < len(v); {
+		c := v[i]
+		if c >= utf8.RuneSelf {
+			return s.parseStat(string(v))
+		}
+		if asciiSpace(c) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(v) && v[j] < utf8.RuneSelf && !asciiSpace(v[j]) {
+			j++
+		}
+		if j < len(v) && v[j] >= utf8.RuneSelf {
+			return s.parseStat(string(v))
+		}
+		if n < len(f) {
+			f[n] = v[i:j]
+		}
+		n++
+		i = j
+	}
+	if n != 6 {
+		return fmt.Errorf("bad stat record %q", v)
+	}
+	raw, err := strconv.ParseUint(string(f[0]), 16, 32)
+	if err != nil {
+		return fmt.Errorf("bad mode %q in stat record", f[0])
+	}
+	if s.UID, err = strconv.Atoi(string(f[1])); err != nil {
+		return fmt.Errorf("bad uid %q in stat record", f[1])
+	}
+	if s.GID, err = strconv.Atoi(string(f[2])); err != nil {
+		return fmt.Errorf("bad gid %q in stat record", f[2])
+	}
+	if s.Size, err = strconv.ParseInt(string(f[3]), 10, 64); err != nil {
+		return fmt.Errorf("bad size %q in stat record", f[3])
+	}
+	owner, group := f[4], f[5]
+	if string(owner) == "UNKNOWN" {
+		owner = f[1]
+	}
+	if string(group) == "UNKNOWN" {
+		group = f[2]
+	}
+	s.Owner, s.Group = pp.name(owner), pp.name(group)
+	s.setMode(raw)
+	return nil
+}
+
+// asciiSpace reports whether c is a space as strings.Fields sees it.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 func trim(s string) string {
@@ -985,81 +1218,25 @@ func (f *Facts) set(k, v string) error {
 	return nil
 }
 
-// record applies one R record to o. seen tracks the primary answer
-// (absent/path/user/group/error); answered is set once it arrived.
-func (o *Observed) record(q query, rtype, val string, seen, answered *bool) error {
-	primary := func() error {
-		if *seen {
-			return fmt.Errorf("query %c %s answered twice", q.typ, q.arg)
-		}
-		*seen, *answered = true, true
-		return nil
+// record applies one R record of a query other than a path query to o.
+// seen tracks the primary answer (absent/user/group/error...); answered is
+// set once it arrived.
+func (o *Observed) record(q query, rtype string, raw []byte, seen, answered *bool) error {
+	primary := func() error { return answer(q, seen, answered) }
+	if q.typ == qContent {
+		// The content travels as a long base64 line: decoded in place.
+		return o.recordContent(q, rtype, raw, primary)
 	}
+	val := string(raw)
 	switch q.typ {
-	case qPath, qHash:
-		s := o.paths[q.arg]
-		if s == nil {
-			s = &PathState{}
-			o.paths[q.arg] = s
-		}
-		switch rtype {
-		case "absent":
-			if val != "" {
-				return fmt.Errorf("bad absent record %q for %s", val, q.arg)
-			}
-			return primary()
-		case "error":
-			if val == "" {
-				val = "unknown error"
-			}
-			if *seen && (s.Exists || s.Err != "") {
-				// stat answered but readlink or sha256sum failed (an
-				// unreadable file under a non-root login), or several
-				// steps failed: the path is an error, never half known.
-				if s.Err == "" {
-					s.Err = val
-				}
-				return nil
-			}
-			s.Err = val
-			return primary()
-		case "path":
-			if err := primary(); err != nil {
-				return err
-			}
-			return s.parseStat(val)
-		case "link":
-			if s.Err != "" {
-				return nil // an earlier step failed; the error stands
-			}
-			if !s.Exists || s.Type != TypeSymlink || s.hasTarget {
-				return fmt.Errorf("link record for %s, which is not a symlink", q.arg)
-			}
-			s.Target, s.hasTarget = val, true
-			return nil
-		case "sha":
-			if s.Err != "" {
-				return nil // an earlier step failed; the error stands
-			}
-			if !s.Exists || s.Type != TypeFile || q.typ != qHash {
-				return fmt.Errorf("sha record for %s, which was not hashed", q.arg)
-			}
-			if len(val) != 64 || strings.Trim(val, "0123456789abcdef") != "" {
-				return fmt.Errorf("bad sha256 %q for %s", val, q.arg)
-			}
-			s.SHA256 = val
-			return nil
-		}
 	case qPasswd, qMember, qKeys, qCommand:
 		return o.recordSystem(q, rtype, val, primary)
-	case qContent:
-		return o.recordContent(q, rtype, val, primary)
 	case qRelease:
 		return o.recordRelease(q, rtype, val, primary)
 	case qUser, qGroup:
-		m := o.users
+		m := &o.users
 		if q.typ == qGroup {
-			m = o.groups
+			m = &o.groups
 		}
 		a := &Account{}
 		switch rtype {
@@ -1097,7 +1274,7 @@ func (o *Observed) record(q query, rtype, val string, seen, answered *bool) erro
 		if err := primary(); err != nil {
 			return err
 		}
-		m[q.arg] = a
+		put(m, q.arg, a)
 		return nil
 	}
 	return fmt.Errorf("unknown record %q for %c %s", rtype, q.typ, q.arg)
@@ -1129,6 +1306,13 @@ func (s *PathState) parseStat(v string) error {
 	if s.Group == "UNKNOWN" {
 		s.Group = f[2]
 	}
+	s.setMode(raw)
+	return nil
+}
+
+// setMode sets the path's type and mode from stat's raw mode (%f); the path
+// exists.
+func (s *PathState) setMode(raw uint64) {
 	s.Exists = true
 	switch raw & 0o170000 {
 	case 0o100000:
@@ -1150,7 +1334,6 @@ func (s *PathState) parseStat(v string) error {
 	if raw&0o1000 != 0 {
 		s.Mode |= fs.ModeSticky
 	}
-	return nil
 }
 
 // Paths returns the probed paths, sorted; for tests and debugging.

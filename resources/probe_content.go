@@ -42,26 +42,28 @@ func (o *Observed) Content(path string) (data []byte, exists bool, err error) {
 
 // recordContent applies the R record of a content query: "content BASE64"
 // (empty for an empty file), "absent" or "error MESSAGE".
-func (o *Observed) recordContent(q query, rtype, val string, primary func() error) error {
+func (o *Observed) recordContent(q query, rtype string, val []byte, primary func() error) error {
 	c := &contentState{}
 	switch rtype {
 	case "content":
-		data, err := base64.StdEncoding.DecodeString(val)
+		data := make([]byte, base64.StdEncoding.DecodedLen(len(val)))
+		n, err := base64.StdEncoding.Decode(data, val)
 		if err != nil {
 			return fmt.Errorf("bad base64 content of %s: %v", q.arg, err)
 		}
+		data = data[:n]
 		if len(data) > ContentLimit {
 			c.err = fmt.Sprintf("%s is larger than %d bytes", q.arg, ContentLimit)
 			break
 		}
 		c.exists, c.data = true, data
 	case "absent":
-		if val != "" {
+		if len(val) != 0 {
 			return fmt.Errorf("bad absent record %q for %s", val, q.arg)
 		}
 	case "error":
-		c.err = val
-		if val == "" {
+		c.err = string(val)
+		if len(val) == 0 {
 			c.err = "unknown error"
 		}
 	default:
@@ -70,6 +72,6 @@ func (o *Observed) recordContent(q query, rtype, val string, primary func() erro
 	if err := primary(); err != nil {
 		return err
 	}
-	o.contents[q.arg] = c
+	put(&o.contents, q.arg, c)
 	return nil
 }

@@ -122,7 +122,7 @@ func (o *Observed) recordRelease(q query, rtype, val string, primary func() erro
 	s := o.releases[q.arg]
 	if s == nil {
 		s = &ReleaseState{}
-		o.releases[q.arg] = s
+		put(&o.releases, q.arg, s)
 	}
 	switch rtype {
 	case "absent":

@@ -23,7 +23,7 @@ func (o *Observed) sectionLine(tag, line string) error {
 	s := o.sections[tag]
 	if s == nil {
 		s = &section{}
-		o.sections[tag] = s
+		put(&o.sections, tag, s)
 	}
 	if s.closed {
 		return fmt.Errorf("line of section %s after its end", tag)
@@ -45,7 +45,7 @@ func (o *Observed) closeSection(rest string) error {
 	s := o.sections[f[0]]
 	if s == nil {
 		s = &section{}
-		o.sections[f[0]] = s
+		put(&o.sections, f[0], s)
 	}
 	if s.closed {
 		return fmt.Errorf("section %s ends twice", f[0])
@@ -87,7 +87,7 @@ func (o *Observed) recordSystem(q query, rtype, val string, primary func() error
 		if err := primary(); err != nil {
 			return err
 		}
-		o.passwd[q.arg] = e
+		put(&o.passwd, q.arg, e)
 		return nil
 	case qMember:
 		m := &memberState{}
@@ -106,7 +106,7 @@ func (o *Observed) recordSystem(q query, rtype, val string, primary func() error
 		if err := primary(); err != nil {
 			return err
 		}
-		o.members[q.arg] = m
+		put(&o.members, q.arg, m)
 		return nil
 	case qKeys:
 		// Several "key" records (one per line of the file), then "keys N"
@@ -115,7 +115,7 @@ func (o *Observed) recordSystem(q query, rtype, val string, primary func() error
 		k := o.keys[q.arg]
 		if k == nil {
 			k = &KeysState{}
-			o.keys[q.arg] = k
+			put(&o.keys, q.arg, k)
 		}
 		switch rtype {
 		case "key":
@@ -162,7 +162,7 @@ func (o *Observed) recordSystem(q query, rtype, val string, primary func() error
 		if err := primary(); err != nil {
 			return err
 		}
-		o.guards[q.arg] = r
+		put(&o.guards, q.arg, r)
 		return nil
 	}
 	return fmt.Errorf("unknown record %q for %c %s", rtype, q.typ, q.arg)
@@ -175,9 +175,12 @@ func (o *Observed) recordSystem(q query, rtype, val string, primary func() error
 func (o *Observed) resolveSections(p *Probe) error {
 	// The names of each section's queries, in query order: the order the
 	// shell passed them to the batched call.
-	names := map[string][]string{}
+	var names map[string][]string
 	for _, q := range p.queries {
 		if tag := sectionOf(q.typ); tag != "" {
+			if names == nil {
+				names = map[string][]string{}
+			}
 			names[tag] = append(names[tag], q.arg)
 		}
 	}
@@ -197,7 +200,7 @@ func (o *Observed) resolveSections(p *Probe) error {
 		switch tag {
 		case "pkg":
 			for n, st := range parsePackages(s, names[tag]) {
-				o.packages[n] = st
+				put(&o.packages, n, st)
 			}
 		case "cand":
 			src := s
@@ -210,11 +213,11 @@ func (o *Observed) resolveSections(p *Probe) error {
 				}
 			}
 			for n, c := range parseCandidates(src, names[tag]) {
-				o.candidates[n] = c
+				put(&o.candidates, n, c)
 			}
 		case "svc":
 			for n, u := range parseUnits(s, names[tag]) {
-				o.units[n] = u
+				put(&o.units, n, u)
 			}
 		}
 	}

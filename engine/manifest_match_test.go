@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/engine/config"
+	"github.com/tendhq/tend/inventory"
+)
+
+// matchSpec has resources that can be undone (files, a directory, a
+// package), out of address order, and one that cannot (an exec).
+const matchSpec = `
+role "web" {
+  hosts = ["*"]
+  file "b" {
+    path    = "/srv/m/b <&>"
+    content = "b\n"
+  }
+  directory "a" {
+    path = "/srv/m"
+  }
+  package "curl" {}
+  exec "hello" {
+    command = ["true"]
+  }
+  file "c" {
+    path  = "/srv/m/c"
+    state = "absent"
+  }
+}
+`
+
+// TestMatchManifest checks that matchManifest recognises the manifest that
+// recordManifest writes for a graph, whatever hashes it records, and hands
+// out those hashes; and that it rejects every other manifest (an orphan, a
+// missing or changed entry, another role, a hash that is not lower-case
+// hex, trailing bytes), which planOrphans then decodes and compares.
+func TestMatchManifest(t *testing.T) {
+	cfg, diags := config.Load(fstest.MapFS{"main.hcl": {Data: []byte(matchSpec)}}, ".")
+	if diags.HasErrors() {
+		t.Fatalf("load: %v", diags)
+	}
+	host := &inventory.Host{Name: "h", Vars: cty.EmptyObjectVal}
+	graphs, diags := Compile(cfg, []*inventory.Host{host}, nil)
+	if diags.HasErrors() {
+		t.Fatalf("compile: %v", diags)
+	}
+	h := &hostRun{g: graphs[0], o: &Options{}}
+	var entries []*manifestEntry
+	wantSHA := map[int]string{}
+	for i, n := range h.g.Nodes {
+		attrs := pruneAttrs(n.Resource)
+		if attrs == nil {
+			continue
+		}
+		e := &manifestEntry{Address: n.Addr.String(), Module: n.Addr.Module, Kind: n.Addr.Kind,
+			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
+		if n.Addr.Name == "b" {
+			e.SHA256 = strings.Repeat("0f", 32)
+			wantSHA[i] = e.SHA256
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) != 3 {
+		t.Fatalf("%d entries can be undone, want 3 (the files present, the directory, the package)", len(entries))
+	}
+	raw := encodeManifest(entries)
+	gotSHA := map[int]string{}
+	if !h.matchManifest(raw, func(i int, sha []byte) {
+		if len(sha) > 0 {
+			gotSHA[i] = string(sha)
+		}
+	}) {
+		t.Fatalf("the graph's own manifest does not match:\n%s", raw)
+	}
+	if len(gotSHA) != len(wantSHA) || len(wantSHA) != 1 {
+		t.Errorf("hashes %v, want %v", gotSHA, wantSHA)
+	}
+	for i, s := range wantSHA {
+		if gotSHA[i] != s {
+			t.Errorf("hash of node %d: %q, want %q", i, gotSHA[i], s)
+		}
+	}
+	noSHA := make([]*manifestEntry, len(entries))
+	for i, e := range entries {
+		c := *e
+		c.SHA256 = ""
+		noSHA[i] = &c
+	}
+	if !h.matchManifest(encodeManifest(noSHA), nil) {
+		t.Error("the manifest without hashes does not match")
+	}
+
+	orphan := &manifestEntry{Address: "file[gone]", Kind: "file", Name: "gone", Role: "web", Prune: map[string]string{"path": "/gone", "state": "absent"}}
+	otherRole := *entries[0]
+	otherRole.Role = "db"
+	otherPrune := *entries[1]
+	otherPrune.Prune = map[string]string{"path": "/elsewhere", "state": "absent"}
+	for name, data := range map[string][]byte{
+		"an orphan":         encodeManifest(append(append([]*manifestEntry{}, entries...), orphan)),
+		"an entry missing":  encodeManifest(entries[1:]),
+		"another role":      encodeManifest([]*manifestEntry{&otherRole, entries[1], entries[2]}),
+		"other prune attrs": encodeManifest([]*manifestEntry{entries[0], &otherPrune, entries[2]}),
+		"an upper-case sha": bytes.Replace(raw, []byte(strings.Repeat("0f", 32)), []byte(strings.Repeat("0F", 32)), 1),
+		"an empty sha":      bytes.Replace(raw, []byte(strings.Repeat("0f", 32)), nil, 1),
+		"trailing bytes":    append(bytes.Clone(raw), '\n'),
+		"version 2":         bytes.Replace(raw, []byte(`"version":1`), []byte(`"version":2`), 1),
+		"spaces":            bytes.ReplaceAll(raw, []byte(`":"`), []byte(`": "`)),
+		"no manifest":       nil,
+		"empty":             {},
+	} {
+		if h.matchManifest(data, nil) {
+			t.Errorf("%s: matches:\n%s", name, data)
+		}
+	}
+}
