@@ -67,11 +67,21 @@ type Node struct {
 	order int
 }
 
-// addDep adds d, whose key is k, to n's dependencies in key order.
-func (n *Node) addDep(d resources.Addr, k string) {
+// addDep adds d, whose key is k, to n's dependencies in key order. A node
+// without dependencies gets room for two from a block shared by the
+// compilation, so that the usual one implicit edge allocates nothing.
+func (cp *compilation) addDep(n *Node, d resources.Addr, k string) {
 	i, found := slices.BinarySearch(n.depKeys, k)
 	if found {
 		return
+	}
+	if cap(n.depKeys) == 0 {
+		if len(cp.keyBlock) < 2 {
+			cp.keyBlock = make([]string, 128)
+			cp.addrBlock = make([]resources.Addr, 128)
+		}
+		n.depKeys, n.Deps = cp.keyBlock[:0:2], cp.addrBlock[:0:2]
+		cp.keyBlock, cp.addrBlock = cp.keyBlock[2:], cp.addrBlock[2:]
 	}
 	n.depKeys = slices.Insert(n.depKeys, i, k)
 	n.Deps = slices.Insert(n.Deps, i, d)
@@ -259,6 +269,10 @@ type compilation struct {
 	// notifies maps a notifier's key to its receivers' keys, with where
 	// each notification was written.
 	notifies map[string][]notification
+	// keyBlock and addrBlock are room for the dependencies that pathEdges
+	// and linkEdges add (see addDep).
+	keyBlock  []string
+	addrBlock []resources.Addr
 	// links maps a resource's key to the resources its link attributes
 	// name (resources.Kind.Links).
 	links map[string][]linkTarget
@@ -540,7 +554,7 @@ func (cp *compilation) linkEdges(hg *HostGraph) {
 				}
 				hg.Graph.Connect(from, d)
 				cp.because(from, d, EdgePath)
-				n.addDep(nodes[d].Addr, d)
+				cp.addDep(n, nodes[d].Addr, d)
 				added = true
 			}
 			lk, ok := n.Resource.(resources.Linker)
@@ -719,7 +733,7 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 		}
 		hg.Graph.Connect(from, to)
 		cp.because(from, to, EdgePath)
-		n.addDep(d.Addr, to)
+		cp.addDep(n, d.Addr, to)
 		if d.order > n.order {
 			inOrder = false
 		}
