@@ -155,7 +155,7 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 		c.Content = f.contentChange(s)
 		return c, nil
 	}
-	if f.content != nil && s.SHA256 != HashOf(f.content) {
+	if f.content != nil && !sameHash(s.SHA256, f.content) {
 		c.Content = f.contentChange(s)
 	}
 	c.Attrs = f.perms.diff(s)
@@ -163,6 +163,15 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 		c.Action = Update
 	}
 	return c, nil
+}
+
+// sameHash reports whether hexSum, as the probe reports it, is the sha256
+// of b, without making a string of it.
+func sameHash(hexSum string, b []byte) bool {
+	sum := sha256.Sum256(b)
+	var buf [2 * sha256.Size]byte
+	hex.Encode(buf[:], sum[:])
+	return string(buf[:]) == hexSum
 }
 
 // HashOf returns the hex sha256 of b, as the probe reports it.
