@@ -208,7 +208,7 @@ func (h *hostRun) walkGraph() (*graph.Graph[string], map[string][]string) {
 	batches := map[string][]string{}
 	of := map[string]string{} // member address -> batch node
 	for _, n := range h.g.Nodes {
-		addr := n.Addr.String()
+		addr := n.Key()
 		b, ok := n.Resource.(resources.BatchResource)
 		r := h.res[addr]
 		if !ok || r.Status == report.StatusError || !r.Change.Changed() {

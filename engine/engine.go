@@ -295,7 +295,7 @@ func (h *hostRun) index() {
 	h.nodes = make(map[string]*config.Node, len(h.g.Nodes))
 	h.res = make(map[string]*report.Resource, len(h.g.Nodes))
 	for i, n := range h.g.Nodes {
-		a := n.Addr.String()
+		a := n.Key()
 		h.addrs[i], h.nodes[a], h.res[a] = a, n, &h.byNode[i]
 	}
 }

@@ -186,7 +186,7 @@ func (h *hostRun) recheck(ctx context.Context, p *resources.Probe, planned *reso
 		before, err1 := n.Resource.Diff(planned)
 		after, err2 := n.Resource.Diff(now)
 		if changeKey(before, err1) != changeKey(after, err2) {
-			differ = append(differ, n.Addr.String())
+			differ = append(differ, n.Key())
 		}
 	}
 	for _, f := range []string{h.manifestPath(), h.journalPath()} {

@@ -117,10 +117,9 @@ func encodeManifest(entries []*manifestEntry) []byte {
 }
 
 // manifestHeader and manifestTrailer surround the entries of a manifest.
-const (
-	manifestHeader  = "{\"version\":1,\"resources\":["
-	manifestTrailer = "\n]}\n"
-)
+var manifestHeader = fmt.Sprintf(`{"version":%d,"resources":[`, manifestVersion)
+
+const manifestTrailer = "\n]}\n"
 
 // appendEntry appends the JSON of one manifest entry, byte for byte what
 // encoding/json writes for a manifestEntry of these fields (the manifests

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-
-	"github.com/tendhq/tend/resources"
 )
 
 // TestAppendEntryMatchesJSON checks that the hand-written encoding of
@@ -53,20 +51,6 @@ func TestAppendEntryMatchesJSON(t *testing.T) {
 	}
 	if want, _ := json.Marshal(m); canonical(m) != string(want) {
 		t.Errorf("canonical of 20 keys: %s, want %s", canonical(m), want)
-	}
-}
-
-// TestAppendAddr checks that appendAddr formats addresses as Addr.String.
-func TestAppendAddr(t *testing.T) {
-	for _, a := range []resources.Addr{
-		{Kind: "file", Name: "/etc/motd"},
-		{Kind: "file", Name: "vhost", Key: `"shop"`},
-		{Module: "module.nginx", Kind: "file", Name: "site"},
-		{Module: `module.sites["a"].module.tls`, Kind: "file", Name: "web", Key: "3"},
-	} {
-		if got := string(appendAddr([]byte("x"), a)); got != "x"+a.String() {
-			t.Errorf("appendAddr(%#v) = %q, want %q", a, got, "x"+a.String())
-		}
 	}
 }
 

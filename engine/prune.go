@@ -113,7 +113,7 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 		// orphans, and the manifest stays as it is.
 		return 0, nil
 	}
-	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && h.matchManifest(raw, nil) {
+	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && h.matchManifest(raw) {
 		// The common case of a run with nothing to prune: the manifest
 		// lists the spec's resources as they are. It is decoded only if
 		// an apply needs its hashes (recordManifest).
@@ -428,27 +428,17 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 	if st == nil {
 		return nil
 	}
-	var oldSHA func(i int, e *manifestEntry) string // the recorded hash of node i's entry e
 	if st.matched {
-		// Every node's entry is in raw: its hash comes from there.
-		shas := make([]string, len(h.g.Nodes))
-		if h.matchManifest(st.raw, func(i int, sha []byte) { shas[i] = string(sha) }) {
-			oldSHA = func(i int, _ *manifestEntry) string { return shas[i] }
-		} else {
-			// It matched when planned: it decodes.
-			entries, err := decodeManifest(st.raw)
-			if err != nil {
-				return fmt.Errorf("read manifest %s: %w", h.manifestPath(), err)
-			}
-			st.entries = entries
+		// The plan only checked the manifest; an apply needs its hashes.
+		entries, err := decodeManifest(st.raw)
+		if err != nil {
+			return fmt.Errorf("read manifest %s: %w", h.manifestPath(), err)
 		}
+		st.entries = entries
 	}
-	if oldSHA == nil {
-		old := make(map[string]string, len(st.entries)) // address + prune -> sha256
-		for _, e := range st.entries {
-			old[e.Address+"\x00"+e.pruneKey()] = e.SHA256
-		}
-		oldSHA = func(_ int, e *manifestEntry) string { return old[e.Address+"\x00"+e.pruneKey()] }
+	old := make(map[string]string, len(st.entries)) // address + prune -> sha256
+	for _, e := range st.entries {
+		old[e.Address+"\x00"+e.pruneKey()] = e.SHA256
 	}
 	var entries []*manifestEntry
 	for i, n := range h.g.Nodes {
@@ -461,7 +451,7 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 		}
 		e := &manifestEntry{Address: h.addrs[i], Module: n.Addr.Module, Kind: n.Addr.Kind,
 			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
-		e.SHA256 = oldSHA(i, e)
+		e.SHA256 = old[e.Address+"\x00"+e.pruneKey()]
 		if p, ok := n.Resource.(resources.PathResource); ok {
 			src := obs
 			switch h.byNode[i].Status {
@@ -500,13 +490,12 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 // the hashes it records for files: an entry for every resource that can be
 // undone, with its address, role and prune attributes as the spec has them
 // now, and valid (decodeManifest accepts it and gives the same strings
-// back). Then no entry of raw is an orphan, and raw need not be decoded.
-// each, when not nil, gets the index of every such node and the hash its
-// entry records (empty when none).
+// back). Then no entry of raw is an orphan, and raw need not be decoded
+// unless an apply needs its hashes (recordManifest).
 //
-// It formats the addresses and entries in pooled buffers: a run of many
-// hosts that changes nothing allocates nothing here.
-func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
+// It formats the entries in a pooled buffer: a run of many hosts that
+// changes nothing allocates little here.
+func (h *hostRun) matchManifest(raw []byte) bool {
 	rest, ok := bytes.CutPrefix(raw, []byte(manifestHeader))
 	if !ok {
 		return false
@@ -514,31 +503,19 @@ func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
 	nodes := h.g.Nodes
 	mb := matchPool.Get().(*matchBuffers)
 	defer matchPool.Put(mb)
-	// The addresses, formatted once; the entries go in address order.
-	mb.addrs, mb.ends = mb.addrs[:0], mb.ends[:0]
-	for _, n := range nodes {
-		mb.addrs = appendAddr(mb.addrs, n.Addr)
-		mb.ends = append(mb.ends, len(mb.addrs))
-	}
-	addr := func(i int) []byte {
-		start := 0
-		if i > 0 {
-			start = mb.ends[i-1]
-		}
-		return mb.addrs[start:mb.ends[i]]
-	}
+	// The entries go in address order.
 	mb.order = mb.order[:0]
 	sorted := true
 	for i := range nodes {
 		mb.order = append(mb.order, i)
-		if i > 0 && bytes.Compare(addr(i-1), addr(i)) >= 0 {
+		if i > 0 && nodes[i-1].Key() >= nodes[i].Key() {
 			sorted = false
 		}
 	}
 	if !sorted {
-		slices.SortFunc(mb.order, func(a, b int) int { return bytes.Compare(addr(a), addr(b)) })
+		slices.SortFunc(mb.order, func(a, b int) int { return strings.Compare(nodes[a].Key(), nodes[b].Key()) })
 		for k := 1; k < len(mb.order); k++ {
-			if bytes.Equal(addr(mb.order[k-1]), addr(mb.order[k])) {
+			if nodes[mb.order[k-1]].Key() == nodes[mb.order[k]].Key() {
 				return false // two nodes of one address: let the decoder judge
 			}
 		}
@@ -564,7 +541,7 @@ func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
 			return false
 		}
 		var exact bool
-		mb.line, exact = appendEntry(mb.line[:0], addr(i), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, attrs, "")
+		mb.line, exact = appendEntry(mb.line[:0], n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, attrs, "")
 		if !exact {
 			return false
 		}
@@ -573,7 +550,6 @@ func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
 		if rest, ok = bytes.CutPrefix(rest, mb.line[:len(mb.line)-1]); !ok {
 			return false
 		}
-		var sha []byte
 		if after, ok := bytes.CutPrefix(rest, []byte(`,"sha256":"`)); ok {
 			end := 0
 			for end < len(after) && (after[end] >= '0' && after[end] <= '9' || after[end] >= 'a' && after[end] <= 'f') {
@@ -582,13 +558,10 @@ func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
 			if end == 0 || end == len(after) || after[end] != '"' {
 				return false
 			}
-			sha, rest = after[:end], after[end+1:]
+			rest = after[end+1:]
 		}
 		if rest, ok = bytes.CutPrefix(rest, []byte("}")); !ok {
 			return false
-		}
-		if each != nil {
-			each(i, sha)
 		}
 	}
 	return string(rest) == manifestTrailer
@@ -596,25 +569,8 @@ func (h *hostRun) matchManifest(raw []byte, each func(i int, sha []byte)) bool {
 
 // matchBuffers are the buffers of one matchManifest call.
 type matchBuffers struct {
-	addrs []byte // the nodes' addresses, one after the other
-	ends  []int  // where each address ends in addrs
 	order []int  // node indices in address order
 	line  []byte // one entry
 }
 
 var matchPool = sync.Pool{New: func() any { return &matchBuffers{line: make([]byte, 0, 512)} }}
-
-// appendAddr appends a.String() to b.
-func appendAddr(b []byte, a resources.Addr) []byte {
-	if a.Module != "" {
-		b = append(append(b, a.Module...), '.')
-	}
-	b = append(b, a.Kind...)
-	if a.Key != "" {
-		b = append(append(append(b, '.'), a.Name...), '[')
-		b = append(append(b, a.Key...), ']')
-		return b
-	}
-	b = append(append(b, '['), a.Name...)
-	return append(b, ']')
-}

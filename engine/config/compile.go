@@ -67,6 +67,15 @@ type Node struct {
 	order int
 }
 
+// Key returns Addr.String(), the node's key in its HostGraph's Graph,
+// without formatting it again.
+func (n *Node) Key() string {
+	if n.key == "" {
+		return n.Addr.String()
+	}
+	return n.key
+}
+
 // addDep adds d, whose key is k, to n's dependencies in key order. A node
 // without dependencies gets room for two from a block shared by the
 // compilation, so that the usual one implicit edge allocates nothing.

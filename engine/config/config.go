@@ -39,9 +39,6 @@ type Config struct {
 	templates map[string]*template
 	// shared is fsys as resources read it (see sharedFS).
 	shared sharedFS
-	// byCall holds the templates by the directory and path of the
-	// templatefile call: [2]string -> *template.
-	byCall sync.Map
 	// calls holds the templatefile calls of the fast form (fast.go):
 	// *hclsyntax.FunctionCallExpr -> *templateCall, nil if not.
 	calls sync.Map

@@ -147,20 +147,6 @@ func (e *templateError) Error() string { return e.diags.Error() }
 // loadTemplate reads and parses a template once; its file joins Files so
 // that diagnostics show its source.
 func (c *Config) loadTemplate(dir, p string) (*template, error) {
-	// Hosts render the same templates again and again: the parsed template
-	// by the call's own directory and path, without a lock.
-	if t, ok := c.byCall.Load([2]string{dir, p}); ok {
-		return t.(*template), nil
-	}
-	t, err := c.parseTemplate(dir, p)
-	if err == nil {
-		c.byCall.Store([2]string{dir, p}, t)
-	}
-	return t, err
-}
-
-// parseTemplate reads and parses the template p of dir, once per path.
-func (c *Config) parseTemplate(dir, p string) (*template, error) {
 	full, err := c.resolve(dir, p)
 	if err != nil {
 		return nil, err
