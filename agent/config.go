@@ -13,7 +13,6 @@ import (
 	"filippo.io/age"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/robfig/cron/v3"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/engine/source"
+	"github.com/tendhq/tend/internal/hclsrc"
 )
 
 // Policy says whether a new revision is applied on its own.
@@ -202,7 +202,7 @@ func LoadConfig(path string) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
 // ParseConfig is LoadConfig on the file's content; name is used in
 // diagnostics and to resolve relative paths.
 func ParseConfig(src []byte, name string) (*Config, map[string]*hcl.File, hcl.Diagnostics) {
-	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	f, diags := hclsrc.ParseConfig(src, name)
 	files := map[string]*hcl.File{name: f}
 	if diags.HasErrors() {
 		return nil, files, diags

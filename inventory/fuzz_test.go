@@ -107,12 +107,12 @@ func checkInventory(t *testing.T, name string, inv *Inventory) {
 // badRange says what is wrong with r as a range of src, "" when nothing.
 // Lines and columns count from 1, byte offsets lie within src and the start
 // is not after the end; in native syntax, the start's line number is also
-// the number of newlines before it plus one. HCL's JSON scanner is less
-// exact about malformed strings, and the fuzzers accept what it does there,
-// since hcl.NewDiagnosticTextWriter prints it without harm: it ends the
+// the number of newlines before it plus one. HCL's JSON scanner ends the
 // range of an unterminated token one byte past the end of the file (the
-// input `"`), and does not count a newline inside a string with invalid
-// UTF-8 (`"\xec\n0`). Both are kept as regressions in the corpus.
+// input `"`); the fuzzers accept that, since hcl.NewDiagnosticTextWriter
+// prints it without harm. Invalid UTF-8, where HCL's scanners miscount
+// lines (`"\xec\n0`, `0\xec\n0$`), never reaches them: internal/hclsrc
+// refuses it at its first bad byte. These inputs are in the corpus.
 func badRange(r hcl.Range, src []byte) string {
 	json := strings.HasSuffix(r.Filename, ".json")
 	end := len(src)

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/internal/hclsrc"
 )
 
 // Built-in defaults of the connection settings.
@@ -61,11 +63,7 @@ func build(srcs []source, r reader, sys sysEnv) (*Inventory, hcl.Diagnostics) {
 	}
 	p := hclparse.NewParser()
 	for _, s := range srcs {
-		parse := p.ParseHCL
-		if isJSON(s.name) {
-			parse = p.ParseJSON
-		}
-		f, diags := parse(s.src, s.name)
+		f, diags := hclsrc.Parse(p, s.src, s.name, isJSON(s.name))
 		b.d.diags = append(b.d.diags, diags...)
 		if f != nil {
 			// A file with syntax errors still yields the blocks that

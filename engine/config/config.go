@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"github.com/tendhq/tend/internal/hclsrc"
 	"github.com/tendhq/tend/inventory"
 	"github.com/tendhq/tend/resources"
 )
@@ -195,13 +196,7 @@ func (c *Config) parseDir(dir string) (bodies []hcl.Body, n int, diags hcl.Diagn
 		// The file is kept even with syntax errors, so that diagnostics
 		// can show its source; its body is not decoded, as a partial body
 		// only leads to confusing follow-up errors.
-		var f *hcl.File
-		var ds hcl.Diagnostics
-		if json {
-			f, ds = parser.ParseJSON(src, name)
-		} else {
-			f, ds = parser.ParseHCL(src, name)
-		}
+		f, ds := hclsrc.Parse(parser, src, name, json)
 		if f != nil {
 			c.mu.Lock()
 			c.files[name] = f

@@ -13,6 +13,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/tendhq/tend/internal/hclsrc"
 )
 
 // sensitiveMark is the cty mark carried by the values of sensitive
@@ -304,13 +306,7 @@ func loadVarFile(path string) (map[string]Value, *hcl.File, hcl.Diagnostics) {
 		}}
 	}
 	p := hclparse.NewParser()
-	var f *hcl.File
-	var diags hcl.Diagnostics
-	if strings.HasSuffix(path, ".json") {
-		f, diags = p.ParseJSON(src, path)
-	} else {
-		f, diags = p.ParseHCL(src, path)
-	}
+	f, diags := hclsrc.Parse(p, src, path, strings.HasSuffix(path, ".json"))
 	if diags.HasErrors() {
 		return nil, f, diags
 	}
