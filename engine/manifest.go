@@ -111,7 +111,7 @@ func encodeManifest(entries []*manifestEntry) []byte {
 		}
 		b = append(b, '\n')
 		e := k.e
-		b, _ = appendEntry(b, e.Address, e.Module, e.Kind, e.Name, e.Key, e.Role, e.Prune, e.SHA256)
+		b, _ = appendEntry(b, e.Address, e.Module, e.Kind, e.Name, e.Key, e.Role, pruneSpec{attrs: e.Prune}, e.SHA256)
 	}
 	return append(b, manifestTrailer...)
 }
@@ -126,7 +126,7 @@ const manifestTrailer = "\n]}\n"
 // on hosts were written by it, and a manifest that does not change is not
 // rewritten). exact is false when a string is not valid UTF-8: JSON holds
 // U+FFFD in its place, and decoding does not give the string back.
-func appendEntry[A string | []byte](b []byte, address A, module, kind, name, key, role string, prune map[string]string, sha string) (_ []byte, exact bool) {
+func appendEntry[A string | []byte](b []byte, address A, module, kind, name, key, role string, prune pruneSpec, sha string) (_ []byte, exact bool) {
 	var ok [7]bool
 	b = append(b, `{"address":`...)
 	b, ok[0] = appendJSONString(b, address)
@@ -149,7 +149,7 @@ func appendEntry[A string | []byte](b []byte, address A, module, kind, name, key
 	b = append(b, `,"role":`...)
 	b, ok[5] = appendJSONString(b, role)
 	b = append(b, `,"prune":`...)
-	b, ok[6] = appendPrune(b, prune)
+	b, ok[6] = prune.append(b)
 	exact = ok == [7]bool{true, true, true, true, true, true, true}
 	if sha != "" {
 		var shaOK bool
@@ -158,6 +158,42 @@ func appendEntry[A string | []byte](b []byte, address A, module, kind, name, key
 		exact = exact && shaOK
 	}
 	return append(b, '}'), exact
+}
+
+// pruneSpec is what undoes a resource, as a manifest entry records it: its
+// prune attributes, or for a resources.PathPrunable just the path (the
+// attributes {path, state = "absent"} without a map).
+type pruneSpec struct {
+	attrs  map[string]string
+	path   string
+	byPath bool
+}
+
+// pruneOf returns what undoes r; ok is false when nothing does.
+func pruneOf(r resources.Resource) (_ pruneSpec, ok bool) {
+	switch p := r.(type) {
+	case resources.PathPrunable:
+		path, ok := p.PruneAbsentPath()
+		return pruneSpec{path: path, byPath: true}, ok
+	case resources.Prunable:
+		attrs := p.PruneAttrs()
+		return pruneSpec{attrs: attrs}, attrs != nil
+	}
+	return pruneSpec{}, false
+}
+
+// empty reports whether the spec has no attributes (decodeManifest rejects
+// such an entry).
+func (p pruneSpec) empty() bool { return !p.byPath && len(p.attrs) == 0 }
+
+// append appends the attributes as appendPrune does.
+func (p pruneSpec) append(b []byte) (_ []byte, exact bool) {
+	if !p.byPath {
+		return appendPrune(b, p.attrs)
+	}
+	b = append(b, `{"path":`...)
+	b, exact = appendJSONString(b, p.path)
+	return append(b, `,"state":"absent"}`...), exact
 }
 
 // appendPrune appends m as encoding/json writes a map of strings: keys

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,5 +48,65 @@ func TestManifestHashesAfterUpdate(t *testing.T) {
 	}
 	if strings.Join(addrs, " ") != "directory[app] file[conf] file[keep] symlink[current]" {
 		t.Errorf("manifest lists %v", addrs)
+	}
+}
+
+// TestManifestProbedByHash checks the probe's question about the manifest:
+// a converged host answers with "same" (the manifest the spec expects, by
+// hash) instead of its content, and the plan is empty; a file that drifted
+// is still planned (the manifest records what tend wrote, not what is
+// there). A manifest that differs only in a hash is sent whole and still
+// matches, and a spec without a resource makes it an orphan.
+func TestManifestProbedByHash(t *testing.T) {
+	h := newPruneHost(t)
+	run, _ := h.run(specAll, engine.Options{Apply: true})
+	mustSucceed(t, "apply", run)
+	manifest := filepath.Join(h.state, "manifest.local")
+	sameRecord := regexp.MustCompile(`(?m)^R [0-9]+ same$`)
+
+	run, execs := h.run(specAll, engine.Options{})
+	if c := run.Count(); c.Create+c.Update+c.Delete+c.Failed+c.Orphaned != 0 || execs != 1 {
+		t.Fatalf("plan of a converged host: %+v in %d executions:\n%s", c, execs, text(t, run))
+	}
+	if !sameRecord.MatchString(h.probeReply) || strings.Contains(h.probeReply, " content ") {
+		t.Errorf("the probe of a converged host did not answer the manifest with its hash:\n%s", h.probeReply)
+	}
+
+	if err := os.WriteFile(h.path("app/conf"), []byte("drift\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run, _ = h.run(specAll, engine.Options{})
+	if r := byAddr(run)["file[conf]"]; r == nil || r.Change == nil || r.Change.Content == nil {
+		t.Fatalf("the drifted file is not planned:\n%s", text(t, run))
+	}
+	if !sameRecord.MatchString(h.probeReply) {
+		t.Errorf("a drifted file changed the manifest's answer:\n%s", h.probeReply)
+	}
+	run, _ = h.run(specAll, engine.Options{Apply: true})
+	mustSucceed(t, "repair", run)
+
+	// Another hash for file[keep]: the host sends the manifest, which
+	// matches the spec but for its hashes.
+	raw, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sums := h.manifest()
+	other := strings.Replace(string(raw), sums["file[keep]"], strings.Repeat("ab", 32), 1)
+	if err := os.WriteFile(manifest, []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run, _ = h.run(specAll, engine.Options{})
+	if c := run.Count(); c.Create+c.Update+c.Delete+c.Failed+c.Orphaned != 0 {
+		t.Fatalf("plan with another recorded hash: %+v:\n%s", c, text(t, run))
+	}
+	if sameRecord.MatchString(h.probeReply) || !strings.Contains(h.probeReply, " content ") {
+		t.Errorf("a manifest with another hash was answered without its content:\n%s", h.probeReply)
+	}
+
+	// Without file[conf] and the rest, they are orphans.
+	run, _ = h.run(specKeepOnly, engine.Options{})
+	if c := run.Count(); c.Orphaned != 3 {
+		t.Errorf("%d orphans, want 3:\n%s", c.Orphaned, text(t, run))
 	}
 }

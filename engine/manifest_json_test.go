@@ -31,7 +31,7 @@ func TestAppendEntryMatchesJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, exact := appendEntry(nil, e.Address, e.Module, e.Kind, e.Name, e.Key, e.Role, e.Prune, e.SHA256)
+			got, exact := appendEntry(nil, e.Address, e.Module, e.Kind, e.Name, e.Key, e.Role, pruneSpec{attrs: e.Prune}, e.SHA256)
 			if string(got) != string(want) {
 				t.Errorf("entry of %q:\n got %s\nwant %s", s, got, want)
 			}

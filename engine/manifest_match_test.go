@@ -10,6 +10,7 @@ import (
 
 	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/inventory"
+	"github.com/tendhq/tend/resources"
 )
 
 // matchSpec has resources that can be undone (files, a directory, a
@@ -101,6 +102,80 @@ func TestMatchManifest(t *testing.T) {
 	} {
 		if h.matchManifest(data) {
 			t.Errorf("%s: matches:\n%s", name, data)
+		}
+	}
+}
+
+// TestExpectedManifest checks the manifest the probe asks about by hash:
+// it is what recordManifest encodes for the graph, with each file's hash
+// of its content, and matchManifest accepts it.
+func TestExpectedManifest(t *testing.T) {
+	cfg, diags := config.Load(fstest.MapFS{"main.hcl": {Data: []byte(matchSpec)}}, ".")
+	if diags.HasErrors() {
+		t.Fatalf("load: %v", diags)
+	}
+	host := &inventory.Host{Name: "h", Vars: cty.EmptyObjectVal}
+	graphs, diags := Compile(cfg, []*inventory.Host{host}, nil)
+	if diags.HasErrors() {
+		t.Fatalf("compile: %v", diags)
+	}
+	h := &hostRun{g: graphs[0], o: &Options{}}
+	var entries []*manifestEntry
+	for _, n := range h.g.Nodes {
+		attrs := pruneAttrs(n.Resource)
+		if attrs == nil {
+			continue
+		}
+		e := &manifestEntry{Address: n.Addr.String(), Module: n.Addr.Module, Kind: n.Addr.Kind,
+			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
+		if n.Addr.Name == "b" {
+			e.SHA256 = resources.HashOf([]byte("b\n"))
+		}
+		entries = append(entries, e)
+	}
+	got, ok := h.expectedManifest()
+	if want := encodeManifest(entries); !ok || !bytes.Equal(got, want) {
+		t.Fatalf("expected manifest (ok %v):\n%s\nwant\n%s", ok, got, want)
+	}
+	if !h.matchManifest(got) {
+		t.Errorf("matchManifest rejects the expected manifest")
+	}
+
+	// Nothing to undo: no manifest is expected (recordManifest removes it).
+	cfg, _ = config.Load(fstest.MapFS{"main.hcl": {Data: []byte("role \"r\" {\n  hosts = [\"*\"]\n  exec \"x\" {\n    command = [\"true\"]\n  }\n}\n")}}, ".")
+	graphs, _ = Compile(cfg, []*inventory.Host{host}, nil)
+	if got, ok := (&hostRun{g: graphs[0], o: &Options{}}).expectedManifest(); ok {
+		t.Errorf("a graph without prunable resources expects %q", got)
+	}
+}
+
+// TestPruneSpecByPath checks that a path-prunable kind's attributes are
+// written as its PruneAttrs map would be, for present and absent files,
+// directories and symlinks with paths JSON must escape.
+func TestPruneSpecByPath(t *testing.T) {
+	for _, kind := range []string{"file", "directory", "symlink"} {
+		for _, p := range []string{"/etc/motd", "/srv/a <&> \"q\"\t\\", "/srv/\u2028é"} {
+			for _, state := range []string{"present", "absent"} {
+				attrs := map[string]*resources.Attr{"path": {Value: cty.StringVal(p)}, "state": {Value: cty.StringVal(state)}}
+				if kind == "symlink" && state == "present" {
+					attrs["target"] = &resources.Attr{Value: cty.StringVal("/x")}
+				}
+				r, diags := resources.Lookup(kind).New(&resources.Block{Addr: resources.Addr{Kind: kind, Name: "x"}, Kind: kind, Name: "x", Attrs: attrs})
+				if diags.HasErrors() {
+					t.Fatalf("%s %q %s: %v", kind, p, state, diags)
+				}
+				spec, ok := pruneOf(r)
+				m := pruneAttrs(r)
+				if ok != (m != nil) || !spec.byPath {
+					t.Errorf("%s %q %s: pruneOf ok %v by path %v, PruneAttrs %v", kind, p, state, ok, spec.byPath, m)
+					continue
+				}
+				got, gotExact := spec.append(nil)
+				want, wantExact := appendPrune(nil, m)
+				if ok && (!bytes.Equal(got, want) || gotExact != wantExact) {
+					t.Errorf("%s %q: %s (exact %v), want %s (exact %v)", kind, p, got, gotExact, want, wantExact)
+				}
+			}
 		}
 	}
 }

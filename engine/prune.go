@@ -113,10 +113,12 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 		// orphans, and the manifest stays as it is.
 		return 0, nil
 	}
-	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && h.matchManifest(raw) {
+	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && (obs.ContentSame(h.manifestPath()) || h.matchManifest(raw)) {
 		// The common case of a run with nothing to prune: the manifest
-		// lists the spec's resources as they are. It is decoded only if
-		// an apply needs its hashes (recordManifest).
+		// lists the spec's resources as they are (the host said it is
+		// the expected one, or it matches the spec but for its hashes).
+		// It is decoded only if an apply needs its hashes
+		// (recordManifest).
 		h.orphans = &orphanState{raw: raw, matched: true}
 		return 0, nil
 	}
@@ -500,37 +502,20 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 	if !ok {
 		return false
 	}
-	nodes := h.g.Nodes
 	mb := matchPool.Get().(*matchBuffers)
 	defer matchPool.Put(mb)
-	// The entries go in address order.
-	mb.order = mb.order[:0]
-	sorted := true
-	for i := range nodes {
-		mb.order = append(mb.order, i)
-		if i > 0 && nodes[i-1].Key() >= nodes[i].Key() {
-			sorted = false
-		}
+	if !h.manifestOrder(mb) {
+		return false
 	}
-	if !sorted {
-		slices.SortFunc(mb.order, func(a, b int) int { return strings.Compare(nodes[a].Key(), nodes[b].Key()) })
-		for k := 1; k < len(mb.order); k++ {
-			if nodes[mb.order[k-1]].Key() == nodes[mb.order[k]].Key() {
-				return false // two nodes of one address: let the decoder judge
-			}
-		}
-	}
+	nodes := h.g.Nodes
 	first := true
 	for _, i := range mb.order {
 		n := nodes[i]
-		if n.Resource == nil {
+		prune, ok := pruneOf(n.Resource)
+		if !ok {
 			continue
 		}
-		attrs := pruneAttrs(n.Resource)
-		if attrs == nil {
-			continue
-		}
-		if n.Addr.Kind == "" || n.Addr.Name == "" || len(attrs) == 0 {
+		if n.Addr.Kind == "" || n.Addr.Name == "" || prune.empty() {
 			return false // decodeManifest rejects it
 		}
 		sep := ",\n"
@@ -541,7 +526,7 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 			return false
 		}
 		var exact bool
-		mb.line, exact = appendEntry(mb.line[:0], n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, attrs, "")
+		mb.line, exact = appendEntry(mb.line[:0], n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, prune, "")
 		if !exact {
 			return false
 		}
@@ -567,10 +552,86 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 	return string(rest) == manifestTrailer
 }
 
-// matchBuffers are the buffers of one matchManifest call.
-type matchBuffers struct {
-	order []int  // node indices in address order
-	line  []byte // one entry
+// expectedManifest returns the manifest a converged host has: the one
+// recordManifest writes for the graph when nothing is orphaned and every
+// file has the content the spec gives it (its hash, ContentSHA256, is what
+// the probe observed after the apply). The probe sends its hash, and the
+// host sends the manifest only when its own differs (Probe.ContentUnless);
+// ok is false when the graph has no manifest to expect (no entries, or one
+// matchManifest would not accept).
+func (h *hostRun) expectedManifest() (_ []byte, ok bool) {
+	mb := matchPool.Get().(*matchBuffers)
+	defer matchPool.Put(mb)
+	if !h.manifestOrder(mb) {
+		return nil, false
+	}
+	nodes := h.g.Nodes
+	b := make([]byte, 0, len(manifestHeader)+len(manifestTrailer)+len(mb.order)*mb.entrySize)
+	b = append(b, manifestHeader...)
+	entries := 0
+	for _, i := range mb.order {
+		n := nodes[i]
+		prune, ok := pruneOf(n.Resource)
+		if !ok {
+			continue
+		}
+		if n.Addr.Kind == "" || n.Addr.Name == "" || prune.empty() {
+			return nil, false
+		}
+		if entries > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+		entries++
+		sha := ""
+		if c, ok := n.Resource.(interface{ ContentSHA256() string }); ok {
+			sha = c.ContentSHA256()
+		}
+		var exact bool
+		b, exact = appendEntry(b, n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, prune, sha)
+		if !exact {
+			return nil, false
+		}
+	}
+	if entries == 0 {
+		return nil, false // recordManifest removes the manifest
+	}
+	b = append(b, manifestTrailer...)
+	// The next host's buffer is sized from this one's entries.
+	mb.entrySize = max(mb.entrySize, (len(b)+entries-1)/entries)
+	return b, true
 }
 
-var matchPool = sync.Pool{New: func() any { return &matchBuffers{line: make([]byte, 0, 512)} }}
+// manifestOrder puts the indices of the graph's nodes in address order in
+// mb.order; ok is false when two nodes share an address (then only the
+// decoder can judge a manifest).
+func (h *hostRun) manifestOrder(mb *matchBuffers) (ok bool) {
+	nodes := h.g.Nodes
+	mb.order = mb.order[:0]
+	sorted := true
+	for i := range nodes {
+		mb.order = append(mb.order, i)
+		if i > 0 && nodes[i-1].Key() >= nodes[i].Key() {
+			sorted = false
+		}
+	}
+	if sorted {
+		return true
+	}
+	slices.SortFunc(mb.order, func(a, b int) int { return strings.Compare(nodes[a].Key(), nodes[b].Key()) })
+	for k := 1; k < len(mb.order); k++ {
+		if nodes[mb.order[k-1]].Key() == nodes[mb.order[k]].Key() {
+			return false
+		}
+	}
+	return true
+}
+
+// matchBuffers are the buffers of one matchManifest call.
+type matchBuffers struct {
+	order     []int  // node indices in address order
+	line      []byte // one entry
+	entrySize int    // the bytes of an expected entry so far, at most
+}
+
+var matchPool = sync.Pool{New: func() any { return &matchBuffers{line: make([]byte, 0, 512), entrySize: 160} }}

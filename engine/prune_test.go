@@ -25,8 +25,9 @@ type pruneHost struct {
 	root  string
 	state string
 
-	mu    sync.Mutex
-	execs int
+	mu         sync.Mutex
+	probeReply string // the stdout of the last run's first execution
+	execs      int
 }
 
 func newPruneHost(t *testing.T) *pruneHost {
@@ -64,8 +65,15 @@ type countingTransport struct {
 func (c *countingTransport) Run(ctx context.Context, cmd inventory.Cmd) (*inventory.Result, error) {
 	c.p.mu.Lock()
 	c.p.execs++
+	first := c.p.execs == 1
 	c.p.mu.Unlock()
-	return c.Transport.Run(ctx, cmd)
+	res, err := c.Transport.Run(ctx, cmd)
+	if err == nil && first {
+		c.p.mu.Lock()
+		c.p.probeReply = string(res.Stdout)
+		c.p.mu.Unlock()
+	}
+	return res, err
 }
 
 func (p *pruneHost) path(rel string) string { return filepath.Join(p.root, rel) }

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"path"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -43,8 +44,12 @@ type File struct {
 	path    string
 	present bool
 	// content is nil when the content is not managed: a missing file is
-	// created empty and an existing one keeps its bytes.
-	content   []byte
+	// created empty and an existing one keeps its bytes. It is never
+	// modified (it may share the memory of a string or a source file).
+	content []byte
+	// sum is the hex sha256 of content, as the probe reports it; "" when
+	// the content is not managed.
+	sum       string
 	sensitive bool
 	perms     perms
 }
@@ -66,7 +71,7 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 			"A file takes content or source, not both.")
 	case d.has("content"):
 		// Never nil, even when empty: nil means "content unmanaged".
-		f.content = []byte(d.str("content", ""))
+		f.content = readOnlyBytes(d.str("content", ""))
 	case d.has("source"):
 		src := d.str("source", "")
 		p := path.Join(b.Dir, src)
@@ -97,6 +102,9 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 			}
 		}
 	}
+	if f.content != nil {
+		f.sum = HashOf(f.content)
+	}
 	return f, d.diags
 }
 
@@ -108,6 +116,16 @@ func (f *File) Path() string { return f.path }
 
 // Present reports whether the file should exist.
 func (f *File) Present() bool { return f.present }
+
+// ContentSHA256 returns the hex sha256 of the content the file should
+// have, as the probe reports a file's hash; "" when the content is not
+// managed or the file should be absent.
+func (f *File) ContentSHA256() string {
+	if !f.present {
+		return ""
+	}
+	return f.sum
+}
 
 // Observe asks for the path's state and hash, and the ids of its accounts.
 func (f *File) Observe(p *Probe) {
@@ -155,7 +173,7 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 		c.Content = f.contentChange(s)
 		return c, nil
 	}
-	if f.content != nil && !sameHash(s.SHA256, f.content) {
+	if f.content != nil && s.SHA256 != f.sum {
 		c.Content = f.contentChange(s)
 	}
 	c.Attrs = f.perms.diff(s)
@@ -165,13 +183,15 @@ func (f *File) Diff(o *Observed) (*Change, error) {
 	return c, nil
 }
 
-// sameHash reports whether hexSum, as the probe reports it, is the sha256
-// of b, without making a string of it.
-func sameHash(hexSum string, b []byte) bool {
-	sum := sha256.Sum256(b)
-	var buf [2 * sha256.Size]byte
-	hex.Encode(buf[:], sum[:])
-	return string(buf[:]) == hexSum
+// readOnlyBytes returns the bytes of s without copying them (a rendered
+// template is a string, and a plan of many hosts holds many of them), or
+// an empty, non-nil slice for "". The bytes must never be modified: a
+// File's content is only hashed, compared, shown and written.
+func readOnlyBytes(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // HashOf returns the hex sha256 of b, as the probe reports it.
@@ -181,15 +201,15 @@ func HashOf(b []byte) string {
 }
 
 func (f *File) contentChange(s *PathState) *ContentChange {
-	content := f.content
+	content, sum := f.content, f.sum
 	if content == nil {
-		content = []byte{}
+		content, sum = []byte{}, HashOf(nil)
 	}
 	cc := &ContentChange{
 		Path:       f.path,
 		BeforeSize: -1,
 		AfterSize:  int64(len(content)),
-		AfterHash:  HashOf(content),
+		AfterHash:  sum,
 		After:      content,
 		Sensitive:  f.sensitive,
 		Binary:     IsBinary(content),

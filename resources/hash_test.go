@@ -1,24 +1,53 @@
 package resources
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/zclconf/go-cty/cty"
 )
 
-// TestSameHash checks the comparison File.Diff makes against the probe's
-// hash: equal to HashOf, and nothing else matches.
-func TestSameHash(t *testing.T) {
-	b := []byte("server { listen 80; }\n")
-	h := HashOf(b)
-	if !sameHash(h, b) {
-		t.Fatalf("sameHash(HashOf(b), b) = false")
-	}
-	for _, other := range []string{"", strings.ToUpper(h), h[:63], h + "0", HashOf([]byte("other"))} {
-		if sameHash(other, b) {
-			t.Errorf("sameHash(%q, b) = true", other)
+// TestFileContentSum checks the hash a file keeps of its content, which
+// Diff compares with the probe's and the engine records in the manifest:
+// HashOf of the content, "" for unmanaged content or an absent file, and
+// the empty content's hash (never "unmanaged") for content = "".
+func TestFileContentSum(t *testing.T) {
+	build := func(attrs map[string]cty.Value) *File {
+		t.Helper()
+		b := &Block{Addr: Addr{Kind: "file", Name: "/etc/x"}, Kind: "file", Name: "/etc/x", Attrs: map[string]*Attr{}}
+		for n, v := range attrs {
+			b.Attrs[n] = &Attr{Value: v}
 		}
+		r, diags := newFile(b)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		return r.(*File)
 	}
-	if !sameHash(HashOf(nil), nil) || !sameHash(HashOf([]byte{}), nil) {
-		t.Errorf("the hash of empty content does not match")
+	text := "server { listen 80; }\n"
+	f := build(map[string]cty.Value{"content": cty.StringVal(text)})
+	if f.ContentSHA256() != HashOf([]byte(text)) || string(f.content) != text {
+		t.Errorf("content %q: sum %s, content %q", text, f.ContentSHA256(), f.content)
+	}
+	empty := build(map[string]cty.Value{"content": cty.StringVal("")})
+	if empty.content == nil || empty.ContentSHA256() != HashOf(nil) {
+		t.Errorf("empty content: content nil %v, sum %s", empty.content == nil, empty.ContentSHA256())
+	}
+	if s := build(nil).ContentSHA256(); s != "" {
+		t.Errorf("unmanaged content: sum %q", s)
+	}
+	if s := build(map[string]cty.Value{"state": cty.StringVal("absent")}).ContentSHA256(); s != "" {
+		t.Errorf("absent file: sum %q", s)
+	}
+
+	// Diff: the same hash is no content change, another one is.
+	for sum, want := range map[string]bool{HashOf([]byte(text)): false, HashOf([]byte("other")): true, "": true} {
+		o := &Observed{paths: map[string]*PathState{"/etc/x": {Exists: true, Type: TypeFile, Mode: 0o644, SHA256: sum}}}
+		c, err := f.Diff(o)
+		if err != nil || (c.Content != nil) != want {
+			t.Errorf("observed sha %q: change %+v, %v; want a content change %v", sum, c, err, want)
+		}
+		if want && c.Content.AfterHash != f.ContentSHA256() {
+			t.Errorf("AfterHash %s, want %s", c.Content.AfterHash, f.ContentSHA256())
+		}
 	}
 }

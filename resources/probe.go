@@ -3,6 +3,7 @@ package resources
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -26,8 +27,9 @@ import (
 // Diff reports as an error, never as "absent".
 type Probe struct {
 	queries []query
-	index   map[query]int  // the queries but paths, by query
-	paths   map[string]int // the path queries (qPath or qHash), by path
+	index   map[query]int           // the queries but paths, by query
+	paths   map[string]int          // the path queries (qPath or qHash), by path
+	known   map[string]knownContent // content queries' known content, by path
 }
 
 type queryType byte
@@ -156,11 +158,20 @@ func (p *Probe) Cmd() inventory.Cmd {
 	size := 0
 	for _, q := range p.queries {
 		size += len(q.arg) + 3
+		if q.typ == qContent {
+			size += 1 + 2*sha256.Size
+		}
 	}
 	in.Grow(size)
 	for _, q := range p.queries {
 		in.WriteByte(byte(q.typ))
 		in.WriteByte('\t')
+		if q.typ == qContent {
+			// "c<TAB>SHA256<TAB>PATH": the hash of the known content,
+			// empty when there is none (ContentUnless).
+			in.WriteString(p.known[q.arg].sum)
+			in.WriteByte('\t')
+		}
 		in.WriteString(q.arg)
 		in.WriteByte('\n')
 	}
@@ -261,11 +272,13 @@ runguard() {
     exec "$@" ) </dev/null >/dev/null 2>&1
   printf 'R %s exit %s\n' "$rg_n" "$?"
 }
-# readcontent PATH NUMBER prints a small regular file (at most 1 MiB) as
-# base64 on one record line: one stat and one base64 per file.
+# readcontent PATH NUMBER [SHA256] prints a small regular file (at most
+# 1 MiB) as base64 on one record line: one stat and one base64 per file.
+# With SHA256, a file of that hash is answered "same": one sha256sum.
 readcontent() {
   if [ -f "$1" ]; then
-    if ! rc_s=$(stat -L -c %s -- "$1" 2>&1); then printf 'R %s error %s\n' "$2" "$(oneline "$rc_s")"
+    if [ -n "$3" ] && rc_h=$(sha256sum < "$1" 2>/dev/null) && [ "${rc_h%% *}" = "$3" ]; then printf 'R %s same\n' "$2"
+    elif ! rc_s=$(stat -L -c %s -- "$1" 2>&1); then printf 'R %s error %s\n' "$2" "$(oneline "$rc_s")"
     elif [ "$rc_s" -gt 1048576 ]; then printf 'R %s error %s is larger than 1048576 bytes (%s)\n' "$2" "$1" "$rc_s"
     elif rc_b=$(base64 -w0 2>&1 < "$1"); then printf 'R %s content %s\n' "$2" "$rc_b"
     else printf 'R %s error base64 %s: %s\n' "$2" "$1" "$(oneline "$rc_b")"
@@ -345,7 +358,7 @@ for q in $qs; do
   C) pc=$pc$a$nl ;;
   S) su=$su$a$nl ;;
   x) set -- "$n"; xa=$a ;;
-  c) readcontent "$a" "$n" ;;
+  c) readcontent "${a#*"	"}" "$n" "${a%%"	"*}" ;;
   r) relstate "$a" "$n" ;;
   *) printf 'R %s error unknown query type\n' "$n" ;;
   esac
@@ -640,6 +653,7 @@ type Observed struct {
 	sections   map[string]*section
 	contents   map[string]*contentState
 	releases   map[string]*ReleaseState
+	known      map[string]knownContent // the probe's, for "same" records
 }
 
 // PasswdEntry is a user's passwd entry (no password field: tend never
@@ -843,7 +857,7 @@ const probeLineMax = 16 * 1024 * 1024
 // (a trailing CR dropped), and the strings it keeps (hashes, account
 // names) are copied out of them into one buffer.
 func ParseProbe(p *Probe, out []byte) (*Observed, error) {
-	o := &Observed{}
+	o := &Observed{known: p.known}
 	o.Facts.AptCacheAge = -1
 	npath, nhash := 0, 0
 	for _, q := range p.queries {

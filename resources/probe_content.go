@@ -1,7 +1,9 @@
 package resources
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 )
 
@@ -18,6 +20,17 @@ type contentState struct {
 	exists bool
 	data   []byte
 	err    string
+	// same is true when the host answered that the file is the content
+	// the probe already knew (Probe.ContentUnless): data is that content.
+	same bool
+}
+
+// knownContent is what the control side expects a file to hold
+// (Probe.ContentUnless): the bytes and their hex sha256, which the query
+// carries so that the host sends the content only when it differs.
+type knownContent struct {
+	data []byte
+	sum  string
 }
 
 // Content asks for the whole content of a regular file of at most
@@ -25,6 +38,21 @@ type contentState struct {
 // host per path: use it for tend's own small files, not for managed ones
 // (those are hashed by Path).
 func (p *Probe) Content(path string) { p.add(query{qContent, path}) }
+
+// ContentUnless is Content for a file the control side expects to hold
+// known: the query carries its sha256, and when the host's file has that
+// hash the host answers "same" instead of the content (one sha256sum, no
+// base64 of the whole file on the wire). Observed.Content then returns
+// known, and Observed.ContentSame reports it. known must not be modified
+// afterwards.
+func (p *Probe) ContentUnless(path string, known []byte) {
+	p.add(query{qContent, path})
+	if p.known == nil {
+		p.known = map[string]knownContent{}
+	}
+	sum := sha256.Sum256(known)
+	p.known[path] = knownContent{data: known, sum: hex.EncodeToString(sum[:])}
+}
 
 // Content returns the content of a file asked for with Probe.Content, and
 // whether it exists. A file the host could not read (permissions, not a
@@ -40,8 +68,16 @@ func (o *Observed) Content(path string) (data []byte, exists bool, err error) {
 	return c.data, c.exists, nil
 }
 
+// ContentSame reports whether the host answered a Probe.ContentUnless query
+// with "same": its file is, by sha256, the content the probe knew.
+func (o *Observed) ContentSame(path string) bool {
+	c := o.contents[path]
+	return c != nil && c.same
+}
+
 // recordContent applies the R record of a content query: "content BASE64"
-// (empty for an empty file), "absent" or "error MESSAGE".
+// (empty for an empty file), "same" (the file is the known content of a
+// Probe.ContentUnless query), "absent" or "error MESSAGE".
 func (o *Observed) recordContent(q query, rtype string, val []byte, primary func() error) error {
 	c := &contentState{}
 	switch rtype {
@@ -57,6 +93,12 @@ func (o *Observed) recordContent(q query, rtype string, val []byte, primary func
 			break
 		}
 		c.exists, c.data = true, data
+	case "same":
+		k, ok := o.known[q.arg]
+		if !ok || len(val) != 0 {
+			return fmt.Errorf("bad same record %q for %s, whose content was not known", val, q.arg)
+		}
+		c.exists, c.data, c.same = true, k.data, true
 	case "absent":
 		if len(val) != 0 {
 			return fmt.Errorf("bad absent record %q for %s", val, q.arg)

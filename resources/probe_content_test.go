@@ -157,3 +157,66 @@ func TestParseContentRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeContentUnless runs conditional content queries with this
+// machine's sh: a file that is the known content is answered "same" (the
+// known bytes come back, and ContentSame says so), one that differs, even
+// by a byte, sends its content, and a missing file is absent. An
+// unconditional query of the same probe is unaffected.
+func TestProbeContentUnless(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	manifest := "{\"version\":1,\"resources\":[\n]}\n"
+	same := write("same", manifest)
+	differs := write("differs", manifest[:len(manifest)-1]+" \n")
+	empty := write("empty", "")
+	awkward := write("tab\there", manifest)
+	plain := write("plain", "plain\n")
+	missing := filepath.Join(dir, "missing")
+
+	p := NewProbe()
+	known := []byte(manifest)
+	for _, f := range []string{same, differs, awkward, missing} {
+		p.ContentUnless(f, known)
+	}
+	p.ContentUnless(empty, []byte{})
+	p.Content(plain)
+	o := runProbe(t, p, false)
+
+	for f, want := range map[string]struct {
+		data string
+		same bool
+	}{
+		same:    {manifest, true},
+		awkward: {manifest, true},
+		empty:   {"", true},
+		differs: {manifest[:len(manifest)-1] + " \n", false},
+		plain:   {"plain\n", false},
+	} {
+		got, exists, err := o.Content(f)
+		if err != nil || !exists || string(got) != want.data || o.ContentSame(f) != want.same {
+			t.Errorf("%s: %q, exists %v, same %v, %v; want %q, same %v", f, got, exists, o.ContentSame(f), err, want.data, want.same)
+		}
+	}
+	if got, _, _ := o.Content(same); &got[0] != &known[0] {
+		t.Errorf("a same answer does not return the known bytes")
+	}
+	if got, exists, err := o.Content(missing); err != nil || exists || got != nil || o.ContentSame(missing) {
+		t.Errorf("missing: %q, %v, %v", got, exists, err)
+	}
+
+	// A "same" record for a query without known content is a bad reply.
+	q := NewProbe()
+	q.Content(plain)
+	reply := "T tend-probe 1\nR 0 same\n"
+	if _, err := ParseProbe(q, []byte(reply)); err == nil || !strings.Contains(err.Error(), "not known") {
+		t.Errorf("same record without known content: %v", err)
+	}
+}

@@ -400,6 +400,15 @@ func TestProbeShells(t *testing.T) {
 		p.Path(path, i%2 == 0)
 		p.Path(path+".link", true)
 		p.Path(filepath.Join(path, "below a file"), true)
+		// Content queries: the known content, other content, none.
+		switch i % 3 {
+		case 0:
+			p.ContentUnless(path, []byte(n))
+		case 1:
+			p.ContentUnless(path, []byte("other"))
+		default:
+			p.Content(path)
+		}
 	}
 	p.User("root")
 	p.Group("root")
@@ -422,8 +431,16 @@ func TestProbeShells(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", sh, err)
 		}
-		if _, err := ParseProbe(p, out); err != nil {
-			t.Errorf("%v: %v", sh, err)
+		o, err := ParseProbe(p, out)
+		if err != nil {
+			t.Fatalf("%v: %v", sh, err)
+		}
+		for i, n := range awkwardNames {
+			path := filepath.Join(dir, n)
+			got, exists, err := o.Content(path)
+			if err != nil || !exists || string(got) != n || o.ContentSame(path) != (i%3 == 0) {
+				t.Errorf("%v: content of %q: %q, %v, same %v, %v", sh, n, got, exists, o.ContentSame(path), err)
+			}
 		}
 		// The apt cache age may tick between two runs.
 		out = stableReply(out)

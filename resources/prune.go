@@ -17,6 +17,24 @@ type Prunable interface {
 	PruneAttrs() map[string]string
 }
 
+// PathPrunable is a Prunable that is undone by removing its path: when
+// PruneAbsentPath returns ok, PruneAttrs is exactly {path = path, state =
+// "absent"}, and nil otherwise. The engine writes the manifest of many
+// hosts from it without building a map per resource.
+type PathPrunable interface {
+	Prunable
+	PruneAbsentPath() (path string, ok bool)
+}
+
+// PruneAbsentPath returns the path of a present file (PathPrunable).
+func (f *File) PruneAbsentPath() (string, bool) { return f.path, f.present }
+
+// PruneAbsentPath returns the path of a present directory (PathPrunable).
+func (r *Directory) PruneAbsentPath() (string, bool) { return r.path, r.present }
+
+// PruneAbsentPath returns the path of a present symlink (PathPrunable).
+func (r *Symlink) PruneAbsentPath() (string, bool) { return r.path, r.present }
+
 // PruneAttrs returns {path, state = "absent"} for a present file.
 func (f *File) PruneAttrs() map[string]string { return absentPath(f.path, f.present) }
 
