@@ -219,7 +219,9 @@ type Kind struct {
 	// it through Linker.Link once every resource of the host is built.
 	Links []string
 	// New validates b and builds the resource. Diagnostics point at the
-	// offending attribute's range.
+	// offending attribute's range. New must not keep b, its Attrs map or
+	// its *Attr values (the values themselves may be kept): the compiler
+	// reuses them for the next block.
 	New func(b *Block) (Resource, hcl.Diagnostics)
 }
 

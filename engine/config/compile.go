@@ -285,6 +285,11 @@ type compilation struct {
 	// links maps a resource's key to the resources its link attributes
 	// name (resources.Kind.Links).
 	links map[string][]linkTarget
+	// block, attrs and attrSlab are what evalInstance hands each kind's
+	// New, reused from one resource to the next.
+	block    resources.Block
+	attrs    map[string]*resources.Attr
+	attrSlab []resources.Attr
 }
 
 // linkTarget is one resolved link of a resource: its attribute, the linked

@@ -32,7 +32,8 @@ func init() {
 			Attributes: []hcl.AttributeSchema{{Name: "port", Required: true}, {Name: "proto"}},
 		}},
 		New: func(b *resources.Block) (resources.Resource, hcl.Diagnostics) {
-			return &firewall{b: b}, nil
+			kept := *b // the compiler reuses b (Kind.New); Blocks are its own
+			return &firewall{b: &kept}, nil
 		},
 	})
 }

@@ -437,10 +437,27 @@ func (cp *compilation) evalInstance(in *instance) {
 			obj[s.Name] = cty.NullVal(cty.DynamicPseudoType)
 		}
 	}
+	var reuse bool
 	evalAttrs := func(attrs []*hcl.Attribute, bad map[string]bool, obj map[string]cty.Value) map[string]*resources.Attr {
-		out := make(map[string]*resources.Attr, len(attrs))
-		// One allocation for the instance's attributes: slab never grows.
-		slab := make([]resources.Attr, 0, len(attrs))
+		var out map[string]*resources.Attr
+		var slab []resources.Attr
+		if reuse {
+			// The block's own attributes: the compilation's map and
+			// slab, reused for every block (Kind.New keeps neither).
+			if cp.attrs == nil {
+				cp.attrs = make(map[string]*resources.Attr, len(attrs))
+			}
+			out = cp.attrs
+			clear(out)
+			if cap(cp.attrSlab) < len(attrs) {
+				cp.attrSlab = make([]resources.Attr, 0, max(len(attrs), 16))
+			}
+			slab = cp.attrSlab[:0]
+		} else {
+			out = make(map[string]*resources.Attr, len(attrs))
+			// One allocation for the attributes: slab never grows.
+			slab = make([]resources.Attr, 0, len(attrs))
+		}
 		add := func(name string, a resources.Attr) {
 			slab = append(slab, a)
 			out[name] = &slab[len(slab)-1]
@@ -489,7 +506,9 @@ func (cp *compilation) evalInstance(in *instance) {
 		}
 		return out
 	}
+	reuse = true
 	attrs := evalAttrs(d.ordered, d.bad, obj)
+	reuse = false // nested blocks' attributes are kept in b.Blocks
 	var nested []*resources.Nested
 	if d.nested {
 		var ok bool
@@ -515,7 +534,10 @@ func (cp *compilation) evalInstance(in *instance) {
 		}
 		return
 	}
-	b := &resources.Block{
+	// The compilation's block, reused for every instance: Kind.New keeps
+	// neither it nor its attribute map.
+	b := &cp.block
+	*b = resources.Block{
 		Addr:       in.addr,
 		Kind:       d.addr.Kind,
 		Name:       d.addr.Name,

@@ -37,7 +37,15 @@ func init() {
 			if a, ok := b.Attrs["fail"]; ok {
 				return nil, hcl.Diagnostics{errorAt(a.Range, "Capture failed", "The capture was told to fail.")}
 			}
-			return &capture{b: b}, nil
+			// A copy: the compiler reuses b and its attributes
+			// (Kind.New).
+			kept := *b
+			kept.Attrs = make(map[string]*resources.Attr, len(b.Attrs))
+			for n, a := range b.Attrs {
+				c := *a
+				kept.Attrs[n] = &c
+			}
+			return &capture{b: &kept}, nil
 		},
 	})
 }
