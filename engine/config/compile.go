@@ -375,34 +375,11 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	root.base = map[string]cty.Value{"host": hostVal, "var": varVal}
 	root.base["local"] = cp.evalLocals(root)
 
-	// The host's resource blocks and module calls; a second declaration
-	// of an address or call name is an error pointing at its label and
-	// naming the first.
-	var decls []*resourceDecl
-	var calls []*moduleCall
-	seen := map[resources.Addr]*resourceDecl{}
-	seenCalls := map[string]*moduleCall{}
-	for _, r := range roles {
-		for _, d := range r.resources {
-			if prev, dup := seen[d.addr]; dup {
-				cp.diags = append(cp.diags, errorAt(d.block.LabelRanges[0], "Duplicate resource",
-					"%s is already declared at %s (role %q). A resource may be declared once per host: remove one of the blocks, or make sure no host is selected by both roles.",
-					d.addr, pos(prev.block.DefRange), prev.role.Name))
-				continue
-			}
-			seen[d.addr] = d
-			decls = append(decls, d)
-		}
-		for _, mc := range r.calls {
-			if prev, dup := seenCalls[mc.name]; dup {
-				cp.diags = append(cp.diags, errorAt(mc.block.LabelRanges[0], "Duplicate module call",
-					"module.%s is already declared at %s (role %q), so the addresses of their resources clash. A module call name may be used once per host: rename one of the calls, or make sure no host is selected by both roles.",
-					mc.name, pos(prev.block.DefRange), prev.role.Name))
-				continue
-			}
-			seenCalls[mc.name] = mc
-			calls = append(calls, mc)
-		}
+	rs := c.roleSet(roles)
+	decls, calls := rs.decls, rs.calls
+	for _, d := range rs.diags {
+		copied := *d
+		cp.diags = append(cp.diags, &copied)
 	}
 	// Sized for blocks without for_each or count, the common case.
 	root.decls = make(map[resources.Addr]*declInsts, len(decls))
@@ -448,6 +425,56 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 		}
 	}
 	return hg, cp.flush()
+}
+
+// roleSet is what the roles that select a host declare: their resource
+// blocks and module calls, a second declaration of an address or call
+// name left out and reported. Hosts with the same roles share it.
+type roleSet struct {
+	decls []*resourceDecl
+	calls []*moduleCall
+	diags hcl.Diagnostics // the duplicates; copied into each host's
+}
+
+// roleSet returns the declarations of roles, made once per set of roles.
+func (c *Config) roleSet(roles []*Role) *roleSet {
+	var key strings.Builder
+	for _, r := range roles {
+		key.WriteString(r.Name)
+		key.WriteByte(0)
+	}
+	if rs, ok := c.roleSets.Load(key.String()); ok {
+		return rs.(*roleSet)
+	}
+	rs := &roleSet{}
+	// A second declaration of an address or call name is an error
+	// pointing at its label and naming the first.
+	seen := map[resources.Addr]*resourceDecl{}
+	seenCalls := map[string]*moduleCall{}
+	for _, r := range roles {
+		for _, d := range r.resources {
+			if prev, dup := seen[d.addr]; dup {
+				rs.diags = append(rs.diags, errorAt(d.block.LabelRanges[0], "Duplicate resource",
+					"%s is already declared at %s (role %q). A resource may be declared once per host: remove one of the blocks, or make sure no host is selected by both roles.",
+					d.addr, pos(prev.block.DefRange), prev.role.Name))
+				continue
+			}
+			seen[d.addr] = d
+			rs.decls = append(rs.decls, d)
+		}
+		for _, mc := range r.calls {
+			if prev, dup := seenCalls[mc.name]; dup {
+				rs.diags = append(rs.diags, errorAt(mc.block.LabelRanges[0], "Duplicate module call",
+					"module.%s is already declared at %s (role %q), so the addresses of their resources clash. A module call name may be used once per host: rename one of the calls, or make sure no host is selected by both roles.",
+					mc.name, pos(prev.block.DefRange), prev.role.Name))
+				continue
+			}
+			seenCalls[mc.name] = mc
+			rs.calls = append(rs.calls, mc)
+		}
+	}
+	actual, _ := c.roleSets.LoadOrStore(key.String(), rs)
+	return actual.(*roleSet)
 }
 
 // buildGraph makes every instance a node, even one without edges, and

@@ -43,6 +43,9 @@ type Config struct {
 	// calls holds the templatefile calls of the fast form (fast.go):
 	// *hclsyntax.FunctionCallExpr -> *templateCall, nil if not.
 	calls sync.Map
+	// roleSets holds the declarations of each set of roles that selects a
+	// host (compile.go): role names joined by NUL -> *roleSet.
+	roleSets sync.Map
 	// varFiles are the variable files read by LoadVarFile, by path.
 	varFiles map[string]*varFile
 	// secrets are the age identities and the secrets decrypted with them
