@@ -77,20 +77,22 @@ func (n *Node) Key() string {
 }
 
 // addDep adds d, whose key is k, to n's dependencies in key order. A node
-// without dependencies gets room for two from a block shared by the
-// compilation, so that the usual one implicit edge allocates nothing.
+// without dependencies gets room for one from a block shared by the
+// compilation, with room for one per node, so that the usual one implicit
+// edge (the directory above a path) allocates nothing.
 func (cp *compilation) addDep(n *Node, d resources.Addr, k string) {
 	i, found := slices.BinarySearch(n.depKeys, k)
 	if found {
 		return
 	}
 	if cap(n.depKeys) == 0 {
-		if len(cp.keyBlock) < 2 {
-			cp.keyBlock = make([]string, 128)
-			cp.addrBlock = make([]resources.Addr, 128)
+		if len(cp.keyBlock) == 0 {
+			size := max(len(cp.insts), 16)
+			cp.keyBlock = make([]string, size)
+			cp.addrBlock = make([]resources.Addr, size)
 		}
-		n.depKeys, n.Deps = cp.keyBlock[:0:2], cp.addrBlock[:0:2]
-		cp.keyBlock, cp.addrBlock = cp.keyBlock[2:], cp.addrBlock[2:]
+		n.depKeys, n.Deps = cp.keyBlock[:0:1], cp.addrBlock[:0:1]
+		cp.keyBlock, cp.addrBlock = cp.keyBlock[1:], cp.addrBlock[1:]
 	}
 	n.depKeys = slices.Insert(n.depKeys, i, k)
 	n.Deps = slices.Insert(n.Deps, i, d)
@@ -724,27 +726,30 @@ func (cp *compilation) targets(mi *modInst, r ref, whole bool) (ts []*instance, 
 // left out: explicit dependencies win. Nodes are re-sorted to stay in
 // dependency order.
 func (cp *compilation) pathEdges(hg *HostGraph) {
+	// What each node manages: a path (byPath, by the path itself, which
+	// Requires names as "path P") or an identity such as "user bob".
 	byPath := make(map[string]*Node, len(hg.Nodes))
+	byID := map[string]*Node{}
 	dirs := map[string]*Node{}
 	for _, n := range hg.Nodes {
 		var id string
-		byID := false
+		index, identified := byPath, false
 		pr, isPath := n.Resource.(resources.PathResource)
 		switch r := n.Resource.(type) {
 		case resources.Identified:
-			id, byID = r.Identity(), true
+			id, index, identified = r.Identity(), byID, true
 		case resources.PathResource:
-			id = "path " + r.Path()
+			id = r.Path()
 		default:
 			continue
 		}
-		if prev, dup := byPath[id]; dup {
+		if prev, dup := index[id]; dup {
 			first, second := prev, n
 			if before(n.DeclRange, prev.DeclRange) {
 				first, second = n, prev
 			}
 			summary, what := "Duplicate path", id
-			if !byID {
+			if !identified {
 				what = "the path " + pr.Path()
 			}
 			if !isPath {
@@ -755,7 +760,7 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 				second.Addr, first.Addr, pos(first.DeclRange), what, hg.Host.Name))
 			continue
 		}
-		byPath[id] = n
+		index[id] = n
 		if isPath && n.Addr.Kind == "directory" && pr.Present() {
 			dirs[pr.Path()] = n
 		}
@@ -796,7 +801,11 @@ func (cp *compilation) pathEdges(hg *HostGraph) {
 		// a service's unit file, an exec's working directory.
 		if rq, ok := n.Resource.(resources.Requirer); ok {
 			for _, id := range rq.Requires() {
-				if d := byPath[id]; d != nil {
+				d := byID[id]
+				if p, ok := strings.CutPrefix(id, "path "); ok {
+					d = byPath[p]
+				}
+				if d != nil {
 					link(n, d)
 				}
 			}
