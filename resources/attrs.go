@@ -32,6 +32,9 @@ func (d *decoder) errorf(rng hcl.Range, summary, format string, args ...any) {
 // str returns the string attribute name, or def when it is not set.
 func (d *decoder) str(name, def string) string {
 	a, ok := d.b.Attrs[name]
+	if ok && a.Text != nil {
+		return string(a.Text.AppendText(nil))
+	}
 	if !ok || a.Value.IsNull() {
 		return def
 	}
@@ -61,7 +64,7 @@ func (d *decoder) boolean(name string, def bool) bool {
 
 func (d *decoder) has(name string) bool {
 	a, ok := d.b.Attrs[name]
-	return ok && !a.Value.IsNull()
+	return ok && (a.Text != nil || !a.Value.IsNull())
 }
 
 func (d *decoder) sensitive(name string) bool {

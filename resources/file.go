@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -32,7 +33,8 @@ func init() {
 			{Name: "state"},
 			{Name: "sensitive"},
 		},
-		New: newFile,
+		Text: []string{"content"},
+		New:  newFile,
 	})
 }
 
@@ -46,9 +48,12 @@ type File struct {
 	// content is nil when the content is not managed: a missing file is
 	// created empty and an existing one keeps its bytes. It is never
 	// modified (it may share the memory of a string or a source file).
+	// text, when set, makes the content on demand instead (Attr.Text),
+	// and content is empty: use data.
 	content []byte
-	// sum is the hex sha256 of content, as the probe reports it; "" when
-	// the content is not managed.
+	text    Text
+	// sum is the hex sha256 of the content, as the probe reports it; ""
+	// when the content is not managed.
 	sum       string
 	sensitive bool
 	perms     perms
@@ -69,6 +74,13 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 	case d.has("content") && d.has("source"):
 		d.errorf(d.rangeOf("source"), "Conflicting attributes",
 			"A file takes content or source, not both.")
+	case d.has("content") && b.Attrs["content"].Text != nil:
+		// Made on demand: hashed now, in a buffer that is reused.
+		f.text, f.content = b.Attrs["content"].Text, []byte{}
+		buf := textBuffers.Get().(*[]byte)
+		*buf = f.text.AppendText((*buf)[:0])
+		f.sum = HashOf(*buf)
+		textBuffers.Put(buf)
 	case d.has("content"):
 		// Never nil, even when empty: nil means "content unmanaged".
 		f.content = readOnlyBytes(d.str("content", ""))
@@ -102,7 +114,7 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 			}
 		}
 	}
-	if f.content != nil {
+	if f.content != nil && f.text == nil {
 		f.sum = HashOf(f.content)
 	}
 	return f, d.diags
@@ -116,6 +128,18 @@ func (f *File) Path() string { return f.path }
 
 // Present reports whether the file should exist.
 func (f *File) Present() bool { return f.present }
+
+// data returns the content the file should have: nil when it is not
+// managed, made now when it is made on demand.
+func (f *File) data() []byte {
+	if f.text != nil {
+		return f.text.AppendText(nil)
+	}
+	return f.content
+}
+
+// textBuffers are the buffers newFile hashes a Text in.
+var textBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // ContentSHA256 returns the hex sha256 of the content the file should
 // have, as the probe reports a file's hash; "" when the content is not
@@ -201,7 +225,7 @@ func HashOf(b []byte) string {
 }
 
 func (f *File) contentChange(s *PathState) *ContentChange {
-	content, sum := f.content, f.sum
+	content, sum := f.data(), f.sum
 	if content == nil {
 		content, sum = []byte{}, HashOf(nil)
 	}
@@ -305,7 +329,7 @@ func (f *File) write(ctx context.Context, t *Target, fsys inventory.FileSystem, 
 		}
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
-	content := f.content
+	content := f.data()
 	if content == nil {
 		content = []byte{}
 	}

@@ -39,6 +39,22 @@ func TestFileContentSum(t *testing.T) {
 		t.Errorf("absent file: sum %q", s)
 	}
 
+	// Content made on demand: the same hash, and the bytes when a change
+	// needs them.
+	r, diags := newFile(&Block{Addr: Addr{Kind: "file", Name: "/etc/x"}, Kind: "file", Name: "/etc/x",
+		Attrs: map[string]*Attr{"content": {Text: textOf(text)}}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	lazy := r.(*File)
+	if lazy.ContentSHA256() != f.ContentSHA256() || string(lazy.data()) != text {
+		t.Errorf("text content: sum %s, data %q", lazy.ContentSHA256(), lazy.data())
+	}
+	o := &Observed{paths: map[string]*PathState{"/etc/x": {Exists: true, Type: TypeFile, Mode: 0o644, SHA256: HashOf([]byte("old"))}}}
+	if c, err := lazy.Diff(o); err != nil || c.Content == nil || string(c.Content.After) != text || c.Content.AfterHash != f.ContentSHA256() {
+		t.Errorf("text content diff: %+v, %v", c, err)
+	}
+
 	// Diff: the same hash is no content change, another one is.
 	for sum, want := range map[string]bool{HashOf([]byte(text)): false, HashOf([]byte("other")): true, "": true} {
 		o := &Observed{paths: map[string]*PathState{"/etc/x": {Exists: true, Type: TypeFile, Mode: 0o644, SHA256: sum}}}
@@ -51,3 +67,8 @@ func TestFileContentSum(t *testing.T) {
 		}
 	}
 }
+
+// textOf is a Text of s.
+type textOf string
+
+func (t textOf) AppendText(dst []byte) []byte { return append(dst, t...) }

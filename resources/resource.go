@@ -144,6 +144,17 @@ type Attr struct {
 	// Sensitive is true when the value came from a sensitive source
 	// (a sensitive variable, a secret) or the block says sensitive = true.
 	Sensitive bool
+	// Text, when set, is the value of a string attribute the kind takes as
+	// text made on demand (Kind.Text), and Value is cty.NilVal.
+	Text Text
+}
+
+// Text is a string made on demand, such as a rendered template that the
+// plan of a converged host never needs whole: only its hash. AppendText
+// appends it to dst, the same bytes every time, and cannot fail. It is
+// valid UTF-8 in Unicode normal form C, as every string value is.
+type Text interface {
+	AppendText(dst []byte) []byte
 }
 
 // Block is an evaluated resource block as a kind sees it.
@@ -218,6 +229,10 @@ type Kind struct {
 	// one after everything the linked one depends on, and the kind gets
 	// it through Linker.Link once every resource of the host is built.
 	Links []string
+	// Text lists the string attributes that New also takes as a Text
+	// (Attr.Text): the compiler may give one instead of a value when
+	// nothing else reads the attribute.
+	Text []string
 	// New validates b and builds the resource. Diagnostics point at the
 	// offending attribute's range. New must not keep b, its Attrs map or
 	// its *Attr values (the values themselves may be kept): the compiler

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -472,6 +473,14 @@ func (cp *compilation) evalInstance(in *instance) {
 				failed = true
 				set(a.Name, cty.DynamicVal)
 				continue
+			}
+			if reuse && obj == nil && slices.Contains(d.kind.Text, a.Name) {
+				// Nothing reads the value but the kind: it gets the
+				// template to render on demand (resources.Text).
+				if t, ok := cp.c.lazyText(a.Expr, ctx, d.mod); ok {
+					add(a.Name, resources.Attr{Range: a.Expr.Range(), Text: t})
+					continue
+				}
 			}
 			v, fast := cp.c.fastValue(a.Expr, ctx, d.mod)
 			var ds hcl.Diagnostics

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -74,6 +75,15 @@ type templateCall struct {
 	t     *template
 	names []string
 	exprs []hclsyntax.Expression
+	// text is the template as lazyTemplate renders it; nil when it has a
+	// part other than an ASCII literal or one of names.
+	text []textPart
+}
+
+// textPart is a literal, or (lit "", arg >= 0) the variable tc.names[arg].
+type textPart struct {
+	lit string
+	arg int
 }
 
 // templateCall returns the analysis of e, nil when it is not a
@@ -125,7 +135,92 @@ func analyseTemplateCall(c *Config, e *hclsyntax.FunctionCallExpr, m *module) *t
 		return nil
 	}
 	tc.t = t
+	tc.text = textParts(t.expr.(*hclsyntax.TemplateExpr).Parts, tc.names)
 	return tc
+}
+
+// textParts returns the parts of a template for lazyTemplate, nil when a
+// part is not an ASCII string literal or a variable of names.
+func textParts(parts []hclsyntax.Expression, names []string) []textPart {
+	out := make([]textPart, 0, len(parts))
+	for _, part := range parts {
+		switch p := part.(type) {
+		case *hclsyntax.LiteralValueExpr:
+			if !plainPrimitive(p.Val) || p.Val.Type() != cty.String || !isASCII(p.Val.AsString()) {
+				return nil
+			}
+			out = append(out, textPart{lit: p.Val.AsString(), arg: -1})
+		case *hclsyntax.ScopeTraversalExpr:
+			i := slices.Index(names, p.Traversal.RootName())
+			if len(p.Traversal) != 1 || i < 0 {
+				return nil
+			}
+			out = append(out, textPart{arg: i})
+		default:
+			return nil
+		}
+	}
+	return out
+}
+
+// lazyTemplate is a templatefile call of the fast form whose output is
+// ASCII, rendered on demand (resources.Text): what a file's content keeps
+// instead of the rendered string, which a plan of a converged host never
+// needs whole. ASCII needs no normalisation, so the bytes are exactly
+// those of the value HCL would give.
+type lazyTemplate struct {
+	tc   *templateCall
+	vals []cty.Value // by tc.names; plain primitives, strings ASCII
+}
+
+// AppendText renders the template after dst.
+func (l *lazyTemplate) AppendText(dst []byte) []byte {
+	for _, p := range l.tc.text {
+		if p.arg < 0 {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		v := l.vals[p.arg]
+		if v.Type() == cty.String {
+			dst = append(dst, v.AsString()...)
+		} else {
+			dst = appendPrimitive(dst, v)
+		}
+	}
+	return dst
+}
+
+// lazyText returns e as a resources.Text when it is a templatefile call of
+// the fast form, with variables of plain values, whose output is ASCII.
+func (c *Config) lazyText(e hcl.Expression, ctx *hcl.EvalContext, m *module) (*lazyTemplate, bool) {
+	call, ok := e.(*hclsyntax.FunctionCallExpr)
+	if !ok {
+		return nil, false
+	}
+	tc := c.templateCall(call, m)
+	if tc == nil || tc.text == nil {
+		return nil, false
+	}
+	vals := make([]cty.Value, len(tc.exprs))
+	for i, x := range tc.exprs {
+		v, ok := c.fastValue(x, ctx, m)
+		if !ok || !plainPrimitive(v) || (v.Type() == cty.String && !isASCII(v.AsString())) {
+			return nil, false
+		}
+		vals[i] = v
+	}
+	return &lazyTemplate{tc: tc, vals: vals}, true
+}
+
+// isASCII reports whether s is ASCII, which every normal form leaves as
+// it is.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // renderTemplate renders a parsed template file with the variables get
@@ -175,27 +270,30 @@ func renderParts(b *strings.Builder, parts []hclsyntax.Expression, get func(hcl.
 		if !plainPrimitive(v) {
 			return false
 		}
-		switch v.Type() {
-		case cty.String:
+		if v.Type() == cty.String {
 			b.WriteString(v.AsString())
-		case cty.Number:
-			f := v.AsBigFloat()
-			// An integer that the float's precision holds exactly prints
-			// as Text('f', -1) prints it; zero (which may be -0) and
-			// integers beyond the precision go through Text.
-			if i, acc := f.Int64(); acc == big.Exact && i != 0 && f.MantExp(nil) <= int(f.Prec()) {
-				var buf [20]byte
-				b.Write(strconv.AppendInt(buf[:0], i, 10))
-			} else {
-				b.WriteString(f.Text('f', -1))
-			}
-		case cty.Bool:
-			b.WriteString(strconv.FormatBool(v.True()))
-		default:
-			return false
+			continue
 		}
+		var buf [32]byte
+		b.Write(appendPrimitive(buf[:0], v))
 	}
 	return true
+}
+
+// appendPrimitive appends a plain number or bool as HCL converts it to a
+// string.
+func appendPrimitive(dst []byte, v cty.Value) []byte {
+	if v.Type() == cty.Bool {
+		return strconv.AppendBool(dst, v.True())
+	}
+	f := v.AsBigFloat()
+	// An integer that the float's precision holds exactly prints as
+	// Text('f', -1) prints it; zero (which may be -0) and integers beyond
+	// the precision go through Text.
+	if i, acc := f.Int64(); acc == big.Exact && i != 0 && f.MantExp(nil) <= int(f.Prec()) {
+		return strconv.AppendInt(dst, i, 10)
+	}
+	return f.Append(dst, 'f', -1)
 }
 
 // traverse looks up an absolute traversal in ctx, as ScopeTraversalExpr

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"math/big"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tendhq/tend/resources"
 )
 
 // TestFastValueSameAsHCL checks that every expression the fast paths take
@@ -89,6 +92,117 @@ func TestFastValueSameAsHCL(t *testing.T) {
 		}
 		if !got.RawEquals(want) {
 			t.Errorf("%s: fast path gave %#v, HCL %#v", tc.src, got, want)
+		}
+	}
+}
+
+// TestLazyTextSameAsHCL checks that a file content rendered on demand
+// (lazyTemplate) has exactly the bytes of HCL's templatefile value, for
+// numbers of every kind, bools and strings, and that only templates and
+// values whose output is ASCII are taken.
+func TestLazyTextSameAsHCL(t *testing.T) {
+	c := loadString(t, map[string]string{
+		"a.hcl":        "",
+		"ascii.tmpl":   "[server]\nhost = \"${host}\" (${host})\nvalue = ${v}\n${v}${v}",
+		"plain.tmpl":   "ünïcödé ${host} ${v}",
+		"if.tmpl":      "%{ if v }yes%{ endif }",
+		"attr.tmpl":    "${host.x}",
+		"missing.tmpl": "${nope}",
+		"empty.tmpl":   "",
+	})
+	negZero := new(big.Float).Neg(new(big.Float))
+	nums := []cty.Value{
+		cty.NumberIntVal(0), cty.NumberVal(negZero), cty.NumberIntVal(-5), cty.NumberIntVal(8080),
+		cty.NumberFloatVal(0.1), cty.NumberFloatVal(1e21), cty.NumberFloatVal(1.0 / 3),
+		cty.MustParseNumberVal("18446744073709551616"), cty.MustParseNumberVal("123456789012345678901234567890"),
+		cty.MustParseNumberVal("-0.000000000000000000001"), cty.True, cty.False,
+		cty.StringVal("text"), cty.StringVal(""), cty.StringVal("quote \" and \\ and\nnewline"),
+	}
+	ctx := &hcl.EvalContext{Functions: c.root.funcs}
+	for _, v := range nums {
+		ctx.Variables = map[string]cty.Value{"v": v, "name": cty.StringVal("web-1")}
+		for _, tc := range []struct {
+			src  string
+			lazy bool
+		}{
+			{`templatefile("ascii.tmpl", { host = name, v = v })`, true},
+			{`templatefile("empty.tmpl", {})`, true},
+			{`templatefile("ascii.tmpl", { host = "café", v = v })`, false},
+			{`templatefile("plain.tmpl", { host = name, v = v })`, false},
+			{`templatefile("if.tmpl", { v = true })`, false},
+			{`templatefile("attr.tmpl", { host = name })`, false},
+			{`templatefile("missing.tmpl", {})`, false},
+			{`"${name}"`, false},
+		} {
+			expr, diags := hclsyntax.ParseExpression([]byte(tc.src), "test.hcl", hcl.InitialPos)
+			if diags.HasErrors() {
+				t.Fatalf("parse %s: %v", tc.src, diags)
+			}
+			lt, ok := c.lazyText(expr, ctx, c.root)
+			if ok != tc.lazy {
+				t.Errorf("%s with v = %#v: lazy = %v, want %v", tc.src, v, ok, tc.lazy)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			want, diags := expr.Value(ctx)
+			if diags.HasErrors() {
+				t.Errorf("%s with v = %#v: HCL fails: %v", tc.src, v, diags)
+				continue
+			}
+			got := lt.AppendText(nil)
+			if string(got) != want.AsString() {
+				t.Errorf("%s with v = %#v:\n got %q\nwant %q", tc.src, v, got, want.AsString())
+			}
+			if again := lt.AppendText([]byte("x")); string(again) != "x"+want.AsString() {
+				t.Errorf("%s: appending to a buffer gave %q", tc.src, again)
+			}
+		}
+	}
+}
+
+// TestLazyContentInGraph compiles files whose content is a template: one
+// that nothing reads gets it on demand, one another resource reads is
+// evaluated (its value is part of what the other sees), and both have the
+// hash of the rendered bytes; so has the reader, and a non-ASCII template.
+func TestLazyContentInGraph(t *testing.T) {
+	c := loadString(t, map[string]string{
+		"main.hcl": `
+role "web" {
+  hosts = ["*"]
+  file "alone" {
+    path    = "/etc/alone"
+    content = templatefile("t.tmpl", { name = host.name })
+  }
+  file "read" {
+    path    = "/etc/read"
+    content = templatefile("t.tmpl", { name = host.name })
+  }
+  file "reader" {
+    path    = "/etc/reader"
+    content = file.read.content
+  }
+  file "accents" {
+    path    = "/etc/accents"
+    content = templatefile("u.tmpl", { name = host.name })
+  }
+}
+`,
+		"t.tmpl": "server ${name}\n",
+		"u.tmpl": "café ${name}\n",
+	})
+	hg := compileOK(t, c, testHost(), nil)
+	want := map[string]string{
+		"alone": "server web1\n", "read": "server web1\n", "reader": "server web1\n", "accents": "café web1\n",
+	}
+	for _, n := range hg.Nodes {
+		f, ok := n.Resource.(*resources.File)
+		if !ok {
+			t.Fatalf("%s is a %T", n.Addr, n.Resource)
+		}
+		if got, w := f.ContentSHA256(), resources.HashOf([]byte(want[n.Addr.Name])); got != w {
+			t.Errorf("%s: content hash %s, want that of %q", n.Addr, got, want[n.Addr.Name])
 		}
 	}
 }
