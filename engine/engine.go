@@ -225,12 +225,7 @@ func (h *hostRun) run(ctx context.Context) error {
 		n.Resource.Observe(probe)
 	}
 	probe.Path(h.journalPath(), false)
-	if known, ok := h.expectedManifest(); ok {
-		// A converged host answers with the manifest's hash alone.
-		probe.ContentUnless(h.manifestPath(), known)
-	} else {
-		probe.Content(h.manifestPath())
-	}
+	h.expectManifest(probe)
 	t0 = time.Now()
 	obs, err := h.probe(ctx, probe)
 	h.rep.Probe = time.Since(t0)

@@ -113,11 +113,16 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 		// orphans, and the manifest stays as it is.
 		return 0, nil
 	}
-	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && (obs.ContentSame(h.manifestPath()) || h.matchManifest(raw)) {
-		// The common case of a run with nothing to prune: the manifest
-		// lists the spec's resources as they are (the host said it is
-		// the expected one, or it matches the spec but for its hashes).
-		// It is decoded only if an apply needs its hashes
+	if obs.ContentSame(h.manifestPath()) {
+		// The common case: the host said its manifest is the expected
+		// one (expectedManifest), which lists the spec's resources as
+		// they are. It is made only if an apply records a manifest.
+		h.orphans = &orphanState{matched: true}
+		return 0, nil
+	}
+	if raw, exists, err := obs.Content(h.manifestPath()); err == nil && exists && h.matchManifest(raw) {
+		// The manifest lists the spec's resources as they are, but for
+		// its hashes. It is decoded only if an apply needs its hashes
 		// (recordManifest).
 		h.orphans = &orphanState{raw: raw, matched: true}
 		return 0, nil
@@ -432,6 +437,14 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 	}
 	if st.matched {
 		// The plan only checked the manifest; an apply needs its hashes.
+		if st.raw == nil {
+			// The expected one, by hash: made now.
+			raw, _, err := obs.Content(h.manifestPath())
+			if err != nil {
+				return fmt.Errorf("read manifest: %w", err)
+			}
+			st.raw = raw
+		}
 		entries, err := decodeManifest(st.raw)
 		if err != nil {
 			return fmt.Errorf("read manifest %s: %w", h.manifestPath(), err)
@@ -552,22 +565,21 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 	return string(rest) == manifestTrailer
 }
 
-// expectedManifest returns the manifest a converged host has: the one
-// recordManifest writes for the graph when nothing is orphaned and every
-// file has the content the spec gives it (its hash, ContentSHA256, is what
-// the probe observed after the apply). The probe sends its hash, and the
-// host sends the manifest only when its own differs (Probe.ContentUnless);
-// ok is false when the graph has no manifest to expect (no entries, or one
-// matchManifest would not accept).
-func (h *hostRun) expectedManifest() (_ []byte, ok bool) {
+// expectedManifest appends to dst the manifest a converged host has: the
+// one recordManifest writes for the graph when nothing is orphaned and
+// every file has the content the spec gives it (its hash, ContentSHA256,
+// is what the probe observed after the apply). The probe sends its hash,
+// and the host sends the manifest only when its own differs
+// (Probe.ContentUnless). ok is false when the graph has no manifest to
+// expect (no entries, or one matchManifest would not accept).
+func (h *hostRun) expectedManifest(dst []byte) (_ []byte, ok bool) {
 	mb := matchPool.Get().(*matchBuffers)
 	defer matchPool.Put(mb)
 	if !h.manifestOrder(mb) {
-		return nil, false
+		return dst, false
 	}
 	nodes := h.g.Nodes
-	b := make([]byte, 0, len(manifestHeader)+len(manifestTrailer)+len(mb.order)*mb.entrySize)
-	b = append(b, manifestHeader...)
+	dst = append(dst, manifestHeader...)
 	entries := 0
 	for _, i := range mb.order {
 		n := nodes[i]
@@ -576,30 +588,60 @@ func (h *hostRun) expectedManifest() (_ []byte, ok bool) {
 			continue
 		}
 		if n.Addr.Kind == "" || n.Addr.Name == "" || prune.empty() {
-			return nil, false
+			return dst, false
 		}
 		if entries > 0 {
-			b = append(b, ',')
+			dst = append(dst, ',')
 		}
-		b = append(b, '\n')
+		dst = append(dst, '\n')
 		entries++
 		sha := ""
 		if c, ok := n.Resource.(interface{ ContentSHA256() string }); ok {
 			sha = c.ContentSHA256()
 		}
 		var exact bool
-		b, exact = appendEntry(b, n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, prune, sha)
+		dst, exact = appendEntry(dst, n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, prune, sha)
 		if !exact {
-			return nil, false
+			return dst, false
 		}
 	}
 	if entries == 0 {
-		return nil, false // recordManifest removes the manifest
+		return dst, false // recordManifest removes the manifest
 	}
-	b = append(b, manifestTrailer...)
-	// The next host's buffer is sized from this one's entries.
-	mb.entrySize = max(mb.entrySize, (len(b)+entries-1)/entries)
-	return b, true
+	return append(dst, manifestTrailer...), true
+}
+
+// expectManifest asks probe for the host's manifest: by the hash of the
+// expected one when there is one (expectedManifest, made in a reused
+// buffer), whole otherwise.
+func (h *hostRun) expectManifest(probe *resources.Probe) {
+	if h.o.Partial {
+		// A partial run does not look for orphans (planOrphans): the
+		// manifest is read whole, as it always was, and left alone.
+		probe.Content(h.manifestPath())
+		return
+	}
+	buf := manifestBuffers.Get().(*[]byte)
+	defer manifestBuffers.Put(buf)
+	b, ok := h.expectedManifest((*buf)[:0])
+	*buf = b[:0]
+	if !ok {
+		probe.Content(h.manifestPath())
+		return
+	}
+	probe.ContentUnless(h.manifestPath(), resources.HashOf(b), expectedText{h})
+}
+
+// manifestBuffers are the buffers expectManifest hashes manifests in.
+var manifestBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// expectedText is the expected manifest as a resources.Text, made when a
+// caller needs its bytes (an apply that records the manifest).
+type expectedText struct{ h *hostRun }
+
+func (t expectedText) AppendText(dst []byte) []byte {
+	b, _ := t.h.expectedManifest(dst)
+	return b
 }
 
 // manifestOrder puts the indices of the graph's nodes in address order in
@@ -629,9 +671,8 @@ func (h *hostRun) manifestOrder(mb *matchBuffers) (ok bool) {
 
 // matchBuffers are the buffers of one matchManifest call.
 type matchBuffers struct {
-	order     []int  // node indices in address order
-	line      []byte // one entry
-	entrySize int    // the bytes of an expected entry so far, at most
+	order []int  // node indices in address order
+	line  []byte // one entry
 }
 
-var matchPool = sync.Pool{New: func() any { return &matchBuffers{line: make([]byte, 0, 512), entrySize: 160} }}
+var matchPool = sync.Pool{New: func() any { return &matchBuffers{line: make([]byte, 0, 512)} }}

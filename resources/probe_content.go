@@ -1,9 +1,7 @@
 package resources
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 )
 
@@ -21,15 +19,16 @@ type contentState struct {
 	data   []byte
 	err    string
 	// same is true when the host answered that the file is the content
-	// the probe already knew (Probe.ContentUnless): data is that content.
+	// the probe already knew (Probe.ContentUnless); data is nil then.
 	same bool
 }
 
 // knownContent is what the control side expects a file to hold
-// (Probe.ContentUnless): the bytes and their hex sha256, which the query
-// carries so that the host sends the content only when it differs.
+// (Probe.ContentUnless): its hex sha256, which the query carries so that
+// the host sends the content only when it differs, and the content itself,
+// made only if a caller asks for it.
 type knownContent struct {
-	data []byte
+	text Text
 	sum  string
 }
 
@@ -40,18 +39,16 @@ type knownContent struct {
 func (p *Probe) Content(path string) { p.add(query{qContent, path}) }
 
 // ContentUnless is Content for a file the control side expects to hold
-// known: the query carries its sha256, and when the host's file has that
-// hash the host answers "same" instead of the content (one sha256sum, no
-// base64 of the whole file on the wire). Observed.Content then returns
-// known, and Observed.ContentSame reports it. known must not be modified
-// afterwards.
-func (p *Probe) ContentUnless(path string, known []byte) {
+// known, whose hex sha256 is sum: the query carries the hash, and when the
+// host's file has it the host answers "same" instead of the content (one
+// sha256sum, no base64 of the whole file on the wire). Observed.ContentSame
+// then reports it, and Observed.Content makes the content with known.
+func (p *Probe) ContentUnless(path, sum string, known Text) {
 	p.add(query{qContent, path})
 	if p.known == nil {
 		p.known = map[string]knownContent{}
 	}
-	sum := sha256.Sum256(known)
-	p.known[path] = knownContent{data: known, sum: hex.EncodeToString(sum[:])}
+	p.known[path] = knownContent{text: known, sum: sum}
 }
 
 // Content returns the content of a file asked for with Probe.Content, and
@@ -64,6 +61,9 @@ func (o *Observed) Content(path string) (data []byte, exists bool, err error) {
 	}
 	if c.err != "" {
 		return nil, false, fmt.Errorf("read %s: %s", path, c.err)
+	}
+	if c.same {
+		return o.known[path].text.AppendText(nil), true, nil
 	}
 	return c.data, c.exists, nil
 }
@@ -94,11 +94,10 @@ func (o *Observed) recordContent(q query, rtype string, val []byte, primary func
 		}
 		c.exists, c.data = true, data
 	case "same":
-		k, ok := o.known[q.arg]
-		if !ok || len(val) != 0 {
+		if _, ok := o.known[q.arg]; !ok || len(val) != 0 {
 			return fmt.Errorf("bad same record %q for %s, whose content was not known", val, q.arg)
 		}
-		c.exists, c.data, c.same = true, k.data, true
+		c.exists, c.same = true, true
 	case "absent":
 		if len(val) != 0 {
 			return fmt.Errorf("bad absent record %q for %s", val, q.arg)

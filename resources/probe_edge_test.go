@@ -403,9 +403,9 @@ func TestProbeShells(t *testing.T) {
 		// Content queries: the known content, other content, none.
 		switch i % 3 {
 		case 0:
-			p.ContentUnless(path, []byte(n))
+			p.ContentUnless(path, HashOf([]byte(n)), textOf(n))
 		case 1:
-			p.ContentUnless(path, []byte("other"))
+			p.ContentUnless(path, HashOf([]byte("other")), textOf("other"))
 		default:
 			p.Content(path)
 		}
