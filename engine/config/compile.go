@@ -344,13 +344,28 @@ type Edge struct {
 	Kind EdgeKind
 }
 
+// because records why the edge from -> to exists; the strongest reason
+// wins. EdgePath, the weakest and the commonest (every file in a managed
+// directory), is not recorded: an edge without a reason is a path edge
+// (edgeKind).
 func (cp *compilation) because(from, to string, k EdgeKind) {
+	if k == EdgePath {
+		return
+	}
 	if cp.why == nil {
-		cp.why = make(map[[2]string]EdgeKind, 2*len(cp.insts))
+		cp.why = make(map[[2]string]EdgeKind)
 	}
 	if k > cp.why[[2]string{from, to}] {
 		cp.why[[2]string{from, to}] = k
 	}
+}
+
+// edgeKind returns why the edge from -> to exists (see because).
+func (cp *compilation) edgeKind(from, to string) EdgeKind {
+	if k, ok := cp.why[[2]string{from, to}]; ok {
+		return k
+	}
+	return EdgePath
 }
 
 // compile is Compile and Validate: it builds the graph of h (whose host
@@ -422,7 +437,7 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 		if len(n.Deps) > 0 {
 			n.Edges = make([]Edge, len(n.Deps))
 			for i, d := range n.Deps {
-				n.Edges[i] = Edge{To: d, Kind: cp.why[[2]string{n.key, n.depKeys[i]}]}
+				n.Edges[i] = Edge{To: d, Kind: cp.edgeKind(n.key, n.depKeys[i])}
 			}
 		}
 	}

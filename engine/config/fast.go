@@ -4,7 +4,7 @@ import (
 	"math/big"
 	"slices"
 	"strconv"
-	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -29,12 +29,14 @@ func (c *Config) fastValue(e hcl.Expression, ctx *hcl.EvalContext, m *module) (c
 	case *hclsyntax.LiteralValueExpr:
 		return e.Val, true
 	case *hclsyntax.TemplateExpr:
-		var b strings.Builder
-		b.Grow(literalSize(e.Parts) + 64)
-		if !renderParts(&b, e.Parts, func(t hcl.Traversal) (cty.Value, bool) { return traverse(t, ctx) }) {
+		// A path or a name: rendered on the stack, then one string of
+		// exactly its length.
+		var buf [128]byte
+		b, ok := appendParts(buf[:0], e.Parts, func(t hcl.Traversal) (cty.Value, bool) { return traverse(t, ctx) })
+		if !ok {
 			return cty.NilVal, false
 		}
-		return cty.StringVal(b.String()), true
+		return cty.StringVal(string(b)), true
 	case *hclsyntax.ScopeTraversalExpr:
 		return traverse(e.Traversal, ctx)
 	case *hclsyntax.FunctionCallExpr:
@@ -231,9 +233,9 @@ func renderTemplate(t *template, get func(string) (cty.Value, bool)) (cty.Value,
 	if !ok {
 		return cty.NilVal, false
 	}
-	var b strings.Builder
-	b.Grow(t.size)
-	ok = renderParts(&b, te.Parts, func(tr hcl.Traversal) (cty.Value, bool) {
+	buf := renderBuffers.Get().(*[]byte)
+	defer renderBuffers.Put(buf)
+	b, ok := appendParts((*buf)[:0], te.Parts, func(tr hcl.Traversal) (cty.Value, bool) {
 		v, found := get(tr.RootName())
 		if !found {
 			return cty.NilVal, false
@@ -244,40 +246,42 @@ func renderTemplate(t *template, get func(string) (cty.Value, bool)) (cty.Value,
 		v, diags := tr[1:].TraverseRel(v)
 		return v, !diags.HasErrors()
 	})
+	*buf = b[:0]
 	if !ok {
 		return cty.NilVal, false
 	}
-	return cty.StringVal(b.String()), true
+	return cty.StringVal(string(b)), true
 }
 
-// renderParts writes the parts of a template: literal strings, and
+// renderBuffers are the buffers renderTemplate renders in.
+var renderBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// appendParts appends the parts of a template to dst: literal strings, and
 // traversals (looked up with get) whose values are known, not null, not
 // marked, and strings, numbers or bools, converted as HCL converts them.
-func renderParts(b *strings.Builder, parts []hclsyntax.Expression, get func(hcl.Traversal) (cty.Value, bool)) bool {
+func appendParts(dst []byte, parts []hclsyntax.Expression, get func(hcl.Traversal) (cty.Value, bool)) (_ []byte, ok bool) {
 	for _, part := range parts {
 		var v cty.Value
 		switch p := part.(type) {
 		case *hclsyntax.LiteralValueExpr:
 			v = p.Val
 		case *hclsyntax.ScopeTraversalExpr:
-			var ok bool
 			if v, ok = get(p.Traversal); !ok {
-				return false
+				return dst, false
 			}
 		default:
-			return false
+			return dst, false
 		}
 		if !plainPrimitive(v) {
-			return false
+			return dst, false
 		}
 		if v.Type() == cty.String {
-			b.WriteString(v.AsString())
-			continue
+			dst = append(dst, v.AsString()...)
+		} else {
+			dst = appendPrimitive(dst, v)
 		}
-		var buf [32]byte
-		b.Write(appendPrimitive(buf[:0], v))
 	}
-	return true
+	return dst, true
 }
 
 // appendPrimitive appends a plain number or bool as HCL converts it to a
@@ -363,15 +367,4 @@ func literalString(e hclsyntax.Expression) (string, bool) {
 		return "", false
 	}
 	return v.AsString(), true
-}
-
-// literalSize is the length of a template's literal parts.
-func literalSize(parts []hclsyntax.Expression) int {
-	n := 0
-	for _, p := range parts {
-		if l, ok := p.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String && l.Val.IsKnown() && !l.Val.IsNull() {
-			n += len(l.Val.AsString())
-		}
-	}
-	return n
 }

@@ -131,9 +131,6 @@ func (c *Config) fileExistsFunc(dir string) function.Function {
 type template struct {
 	expr  hcl.Expression
 	diags hcl.Diagnostics
-	// size is what a rendering is likely to need: the literal parts and
-	// some room for the values.
-	size int
 }
 
 // templateError carries the diagnostics of a template's evaluation out of
@@ -163,10 +160,7 @@ func (c *Config) loadTemplate(dir, p string) (*template, error) {
 		return nil, err
 	}
 	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
-	t := &template{expr: expr, diags: diags, size: len(src) + 256}
-	if te, ok := expr.(*hclsyntax.TemplateExpr); ok {
-		t.size = literalSize(te.Parts) + 256
-	}
+	t := &template{expr: expr, diags: diags}
 	c.templates[full] = t
 	c.files[full] = &hcl.File{Bytes: src}
 	return t, nil

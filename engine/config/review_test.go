@@ -693,11 +693,10 @@ func TestReviewNumberFormatAllPrecisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b strings.Builder
 		part := &hclsyntax.ScopeTraversalExpr{Traversal: hcl.Traversal{hcl.TraverseRoot{Name: "n"}}}
-		renderParts(&b, []hclsyntax.Expression{part}, func(hcl.Traversal) (cty.Value, bool) { return v, true })
-		if b.String() != want.AsString() {
-			t.Errorf("%s (prec %d): rendered %q, HCL %q", f.Text('g', -1), f.Prec(), b.String(), want.AsString())
+		b, _ := appendParts(nil, []hclsyntax.Expression{part}, func(hcl.Traversal) (cty.Value, bool) { return v, true })
+		if string(b) != want.AsString() {
+			t.Errorf("%s (prec %d): rendered %q, HCL %q", f.Text('g', -1), f.Prec(), b, want.AsString())
 			bad++
 		}
 	}
