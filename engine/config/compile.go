@@ -287,6 +287,8 @@ type compilation struct {
 	// links maps a resource's key to the resources its link attributes
 	// name (resources.Kind.Links).
 	links map[string][]linkTarget
+	// scratch is the memory the compilation does not keep (expand.go).
+	scratch *scratch
 	// block, attrs and attrSlab are what evalInstance hands each kind's
 	// New, reused from one resource to the next.
 	block    resources.Block
@@ -384,9 +386,15 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 		h:        h,
 		hostVal:  hostVal,
 		validate: validate,
-		byKey:    map[string]*instance{},
+		scratch:  scratchPool.Get().(*scratch),
 	}
-	root := &modInst{mod: c.root, diags: &cp.diags, decls: map[resources.Addr]*declInsts{}, calls: map[string]*callInsts{}}
+	defer cp.scratch.release()
+	if cp.scratch.byKey == nil {
+		cp.scratch.byKey = map[string]*instance{}
+		cp.scratch.rootDecls = map[resources.Addr]*declInsts{}
+	}
+	cp.byKey = cp.scratch.byKey
+	root := &modInst{mod: c.root, diags: &cp.diags, decls: cp.scratch.rootDecls, calls: map[string]*callInsts{}}
 	varVal, ds := c.varValues(given, validate)
 	cp.diags = append(cp.diags, ds...)
 	root.base = map[string]cty.Value{"host": hostVal, "var": varVal}
@@ -399,8 +407,6 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 		cp.diags = append(cp.diags, &copied)
 	}
 	// Sized for blocks without for_each or count, the common case.
-	root.decls = make(map[resources.Addr]*declInsts, len(decls))
-	cp.byKey = make(map[string]*instance, len(decls))
 	cp.insts = make([]*instance, 0, len(decls))
 	cp.expand(root, decls, calls)
 	g := cp.buildGraph()

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -163,15 +164,62 @@ type repKey struct {
 	iter map[string]cty.Value
 }
 
+// scratch is the memory of one compilation that does not outlive it (the
+// graph keeps none of it): the instances and the records of their blocks.
+// Compilations on the same worker reuse it (scratchPool), so that a fleet
+// of hosts does not allocate it, and touch fresh memory, once per host.
+type scratch struct {
+	decls []declInsts
+	insts []instance
+	lists []*instance
+	// byKey and rootDecls are compilation.byKey and the root module
+	// instance's decls, cleared.
+	byKey     map[string]*instance
+	rootDecls map[resources.Addr]*declInsts
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
+
+// take returns n zero elements after the used part of *buf, which grows
+// into a new array when it has no room: what was taken before keeps its
+// place, as pointers to it live on.
+func take[T any](buf *[]T, n int) []T {
+	if cap(*buf)-len(*buf) < n {
+		*buf = make([]T, 0, max(n, 2*cap(*buf), 64))
+	}
+	l := len(*buf)
+	*buf = (*buf)[:l+n]
+	return (*buf)[l : l+n : l+n]
+}
+
+func (s *scratch) takeDecls(n int) []declInsts { return take(&s.decls, n) }
+
+// takeInsts returns room for n instances, empty: expand appends them.
+func (s *scratch) takeInsts(n int) []instance { return take(&s.insts, n)[:0] }
+
+func (s *scratch) takeLists(n int) []*instance { return take(&s.lists, n) }
+
+// release zeroes what the compilation used, so that the pool holds no
+// reference into its graph, and returns s to the pool.
+func (s *scratch) release() {
+	clear(s.decls)
+	clear(s.insts)
+	clear(s.lists)
+	s.decls, s.insts, s.lists = s.decls[:0], s.insts[:0], s.lists[:0]
+	clear(s.byKey)
+	clear(s.rootDecls)
+	scratchPool.Put(s)
+}
+
 // expand makes the instances of decls and calls in mi: the resource
 // instances, and for each module call its module instances, whose inputs
 // and locals are evaluated here and whose own blocks are expanded in turn.
 func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*moduleCall) {
-	// One allocation each for the blocks' declInsts, and for the instances
-	// of blocks without for_each or count and their lists.
-	dslab := make([]declInsts, len(decls))
-	islab := make([]instance, 0, len(decls))
-	lslab := make([]*instance, len(decls))
+	// The blocks' declInsts, and the instances of blocks without for_each
+	// or count and their lists, from the compilation's scratch memory.
+	dslab := cp.scratch.takeDecls(len(decls))
+	islab := cp.scratch.takeInsts(len(decls))
+	lslab := cp.scratch.takeLists(len(decls))
 	for i, d := range decls {
 		// A for_each problem points at the expression; only the module
 		// instance it happened in needs naming.
