@@ -97,13 +97,13 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 				"The source %q must be a relative path inside the spec directory.", src)
 			break
 		}
-		data, err := readSource(b.Files, p)
+		data, sum, err := readSource(b.Files, p)
 		if err != nil {
 			d.errorf(d.rangeOf("source"), "Cannot read source",
 				"The source file %q cannot be read: %v.", src, err)
 			break
 		}
-		f.content = data // shared: never modified
+		f.content, f.sum = data, sum // shared: never modified
 	}
 	if !f.present {
 		// Point at each attribute that makes no sense for an absent file.
@@ -114,7 +114,7 @@ func newFile(b *Block) (Resource, hcl.Diagnostics) {
 			}
 		}
 	}
-	if f.content != nil && f.text == nil {
+	if f.content != nil && f.sum == "" {
 		f.sum = HashOf(f.content)
 	}
 	return f, d.diags

@@ -178,20 +178,25 @@ type Block struct {
 }
 
 // SharedFS is a spec file system that gives every reader of a file the
-// same bytes, read once: the blocks of thousands of hosts that copy one
-// source file share it. The slice ReadShared returns must not be modified.
+// same bytes, read and hashed once: the blocks of thousands of hosts that
+// copy one source file share it. ReadShared returns the bytes, which must
+// not be modified, and their hex sha256 (HashOf).
 type SharedFS interface {
 	fs.FS
-	ReadShared(name string) ([]byte, error)
+	ReadShared(name string) (data []byte, sum string, err error)
 }
 
-// readSource reads name from fsys, shared when fsys is a SharedFS: the
-// caller must not modify the bytes.
-func readSource(fsys fs.FS, name string) ([]byte, error) {
+// readSource reads name from fsys, shared when fsys is a SharedFS (the
+// caller must not modify the bytes), with the hex sha256 of its content.
+func readSource(fsys fs.FS, name string) (data []byte, sum string, err error) {
 	if s, ok := fsys.(SharedFS); ok {
 		return s.ReadShared(name)
 	}
-	return fs.ReadFile(fsys, name)
+	data, err = fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, HashOf(data), nil
 }
 
 // Nested is one evaluated nested block of a resource block.
