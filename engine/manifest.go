@@ -25,8 +25,9 @@ import (
 // be undone (resources.Prunable), with the role that declared it and the
 // attributes of the resource that undoes it. A later run that no longer has
 // the resource in its spec finds it there and reports it as orphaned, or
-// prunes it. The probe reads the file (resources.Probe.Content), so that
-// reading it costs no remote execution.
+// prunes it. The probe reads the file, so that reading it costs no remote
+// execution: by the hash of the manifest the run expects (a converged host
+// answers "same", resources.Probe.ContentUnless), whole when it differs.
 const manifestName = "manifest"
 
 // manifestVersion is the version of the manifest format. A manifest of a
