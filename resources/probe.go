@@ -277,7 +277,7 @@ runguard() {
 # With SHA256, a file of that hash is answered "same": one sha256sum.
 readcontent() {
   if [ -f "$1" ]; then
-    if [ -n "$3" ] && rc_h=$(sha256sum < "$1" 2>/dev/null) && [ "${rc_h%% *}" = "$3" ]; then printf 'R %s same\n' "$2"
+    if [ -n "$3" ] && rc_h=$(sha256sum 2>/dev/null < "$1") && [ "${rc_h%% *}" = "$3" ]; then printf 'R %s same\n' "$2"
     elif ! rc_s=$(stat -L -c %s -- "$1" 2>&1); then printf 'R %s error %s\n' "$2" "$(oneline "$rc_s")"
     elif [ "$rc_s" -gt 1048576 ]; then printf 'R %s error %s is larger than 1048576 bytes (%s)\n' "$2" "$1" "$rc_s"
     elif rc_b=$(base64 -w0 2>&1 < "$1"); then printf 'R %s content %s\n' "$2" "$rc_b"

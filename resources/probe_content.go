@@ -63,7 +63,13 @@ func (o *Observed) Content(path string) (data []byte, exists bool, err error) {
 		return nil, false, fmt.Errorf("read %s: %s", path, c.err)
 	}
 	if c.same {
-		return o.known[path].text.AppendText(nil), true, nil
+		// Made again now; it must still be what the host has.
+		k := o.known[path]
+		data := k.text.AppendText(nil)
+		if HashOf(data) != k.sum {
+			return nil, false, fmt.Errorf("content of %s: the known content changed since the probe", path)
+		}
+		return data, true, nil
 	}
 	return c.data, c.exists, nil
 }

@@ -208,6 +208,17 @@ func TestProbeContentUnless(t *testing.T) {
 		t.Errorf("missing: %q, %v, %v", got, exists, err)
 	}
 
+	// Known content that no longer has the hash the host answered for is
+	// an error, never another file's bytes.
+	changing := textOf(manifest)
+	p = NewProbe()
+	p.ContentUnless(same, HashOf([]byte(manifest)), &changing)
+	o = runProbe(t, p, false)
+	changing = "other"
+	if got, _, err := o.Content(same); err == nil || got != nil {
+		t.Errorf("changed known content: %q, %v; want an error", got, err)
+	}
+
 	// A "same" record for a query without known content is a bad reply.
 	q := NewProbe()
 	q.Content(plain)

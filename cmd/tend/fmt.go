@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tendhq/tend/engine/report"
+	"github.com/tendhq/tend/internal/hclsrc"
 )
 
 // fmtFlags are the flags of tend fmt.
@@ -108,6 +109,9 @@ func (f *fmtFlags) run(out, errOut io.Writer, paths []string) error {
 // it from being formatted (hclwrite formats broken input too, but the
 // result would be a guess). name is used in the diagnostics' ranges.
 func formatHCL(name string, src []byte) ([]byte, hcl.Diagnostics) {
+	if d := hclsrc.CheckUTF8(src, name); d != nil {
+		return nil, hcl.Diagnostics{d}
+	}
 	if _, diags := hclwrite.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
 		return nil, diags
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/tendhq/tend/internal/hclfuncs"
+	"github.com/tendhq/tend/internal/hclsrc"
 )
 
 // functions returns the functions of the expressions of the spec or module
@@ -159,8 +160,15 @@ func (c *Config) loadTemplate(dir, p string) (*template, error) {
 	if err != nil {
 		return nil, err
 	}
-	expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
-	t := &template{expr: expr, diags: diags}
+	var t *template
+	if d := hclsrc.CheckUTF8(src, full); d != nil {
+		// Refused before HCL's scanner, which miscounts lines after
+		// invalid UTF-8 (internal/hclsrc).
+		t = &template{diags: hcl.Diagnostics{d}}
+	} else {
+		expr, diags := hclsyntax.ParseTemplate(src, full, hcl.InitialPos)
+		t = &template{expr: expr, diags: diags}
+	}
 	c.templates[full] = t
 	c.files[full] = &hcl.File{Bytes: src}
 	return t, nil

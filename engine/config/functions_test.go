@@ -160,3 +160,30 @@ func TestFunctionErrors(t *testing.T) {
 		t.Errorf("recursive template: %v", diags)
 	}
 }
+
+// TestTemplateInvalidUTF8 checks that a template that is not UTF-8 is one
+// error at its bad byte, as a spec file is (internal/hclsrc).
+func TestTemplateInvalidUTF8(t *testing.T) {
+	c := loadString(t, map[string]string{
+		"main.hcl": `
+role "web" {
+  hosts = ["*"]
+  file "conf" {
+    path    = "/etc/conf"
+    content = templatefile("bad.tmpl", { name = host.name })
+  }
+}
+`,
+		"bad.tmpl": "name = ${name}\ncaf\xe9\nend\n",
+	})
+	_, diags := c.Compile(testHost(), nil)
+	var found bool
+	for _, d := range diags {
+		if d.Summary == "Invalid UTF-8" && d.Subject != nil && d.Subject.Filename == "bad.tmpl" && d.Subject.Start.Line == 2 && d.Subject.Start.Column == 4 {
+			found = true
+		}
+	}
+	if !found || !diags.HasErrors() {
+		t.Errorf("diagnostics: %v; want Invalid UTF-8 at bad.tmpl:2,4", diags)
+	}
+}
