@@ -220,7 +220,7 @@ func (h *hostRun) run(ctx context.Context) error {
 		}
 	}
 
-	probe := resources.NewProbe()
+	probe := resources.NewProbeSized(len(h.g.Nodes) + 8)
 	for _, n := range h.g.Nodes {
 		n.Resource.Observe(probe)
 	}

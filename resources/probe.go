@@ -75,6 +75,12 @@ type query struct {
 // NewProbe returns an empty probe; facts are always gathered.
 func NewProbe() *Probe { return &Probe{} }
 
+// NewProbeSized is NewProbe with room for about n queries, such as one per
+// resource of a host.
+func NewProbeSized(n int) *Probe {
+	return &Probe{queries: make([]query, 0, n), paths: make(map[string]int, n)}
+}
+
 // add adds a query other than a path query, once.
 func (p *Probe) add(q query) {
 	if _, ok := p.index[q]; ok {

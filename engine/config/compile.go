@@ -439,9 +439,15 @@ func (c *Config) compile(h *inventory.Host, hostVal cty.Value, roles []*Role, gi
 	cp.pathEdges(hg)
 	cp.linkEdges(hg)
 	cp.notifications(hg)
+	// The edges of all nodes in one allocation.
+	nedges := 0
+	for _, n := range hg.Nodes {
+		nedges += len(n.Deps)
+	}
+	edges := make([]Edge, nedges)
 	for _, n := range hg.Nodes {
 		if len(n.Deps) > 0 {
-			n.Edges = make([]Edge, len(n.Deps))
+			n.Edges, edges = edges[:len(n.Deps):len(n.Deps)], edges[len(n.Deps):]
 			for i, d := range n.Deps {
 				n.Edges[i] = Edge{To: d, Kind: cp.edgeKind(n.key, n.depKeys[i])}
 			}
