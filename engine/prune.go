@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"go.uber.org/zap"
 
+	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/engine/report"
 	"github.com/tendhq/tend/resources"
 )
@@ -517,20 +518,8 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 	}
 	mb := matchPool.Get().(*matchBuffers)
 	defer matchPool.Put(mb)
-	if !h.manifestOrder(mb) {
-		return false
-	}
-	nodes := h.g.Nodes
 	first := true
-	for _, i := range mb.order {
-		n := nodes[i]
-		prune, ok := pruneOf(n.Resource)
-		if !ok {
-			continue
-		}
-		if n.Addr.Kind == "" || n.Addr.Name == "" || prune.empty() {
-			return false // decodeManifest rejects it
-		}
+	return h.eachEntry(mb, func(n *config.Node, prune pruneSpec) bool {
 		sep := ",\n"
 		if first {
 			sep, first = "\n", false
@@ -558,11 +547,9 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 			}
 			rest = after[end+1:]
 		}
-		if rest, ok = bytes.CutPrefix(rest, []byte("}")); !ok {
-			return false
-		}
-	}
-	return string(rest) == manifestTrailer
+		rest, ok = bytes.CutPrefix(rest, []byte("}"))
+		return ok
+	}) && string(rest) == manifestTrailer
 }
 
 // expectedManifest appends to dst the manifest a converged host has: the
@@ -571,25 +558,13 @@ func (h *hostRun) matchManifest(raw []byte) bool {
 // is what the probe observed after the apply). The probe sends its hash,
 // and the host sends the manifest only when its own differs
 // (Probe.ContentUnless). ok is false when the graph has no manifest to
-// expect (no entries, or one matchManifest would not accept).
+// expect: no entries, or one matchManifest would not accept.
 func (h *hostRun) expectedManifest(dst []byte) (_ []byte, ok bool) {
 	mb := matchPool.Get().(*matchBuffers)
 	defer matchPool.Put(mb)
-	if !h.manifestOrder(mb) {
-		return dst, false
-	}
-	nodes := h.g.Nodes
 	dst = append(dst, manifestHeader...)
 	entries := 0
-	for _, i := range mb.order {
-		n := nodes[i]
-		prune, ok := pruneOf(n.Resource)
-		if !ok {
-			continue
-		}
-		if n.Addr.Kind == "" || n.Addr.Name == "" || prune.empty() {
-			return dst, false
-		}
+	ok = h.eachEntry(mb, func(n *config.Node, prune pruneSpec) bool {
 		if entries > 0 {
 			dst = append(dst, ',')
 		}
@@ -601,14 +576,35 @@ func (h *hostRun) expectedManifest(dst []byte) (_ []byte, ok bool) {
 		}
 		var exact bool
 		dst, exact = appendEntry(dst, n.Key(), n.Addr.Module, n.Addr.Kind, n.Addr.Name, n.Addr.Key, n.Role, prune, sha)
-		if !exact {
-			return dst, false
-		}
-	}
-	if entries == 0 {
-		return dst, false // recordManifest removes the manifest
+		return exact
+	})
+	if !ok || entries == 0 {
+		return dst, false // entries == 0: recordManifest removes the manifest
 	}
 	return append(dst, manifestTrailer...), true
+}
+
+// eachEntry calls fn, in address order, for every node of the graph that
+// has a manifest entry, with what undoes it. It returns false, and stops,
+// when fn does, or when the graph's manifest would not decode as written
+// (two nodes of one address, an entry without kind, name or prune
+// attributes): matchManifest and expectedManifest then leave the
+// manifest to decodeManifest.
+func (h *hostRun) eachEntry(mb *matchBuffers, fn func(n *config.Node, prune pruneSpec) bool) bool {
+	if !h.manifestOrder(mb) {
+		return false
+	}
+	for _, i := range mb.order {
+		n := h.g.Nodes[i]
+		prune, ok := pruneOf(n.Resource)
+		if !ok {
+			continue
+		}
+		if n.Addr.Kind == "" || n.Addr.Name == "" || prune.empty() || !fn(n, prune) {
+			return false
+		}
+	}
+	return true
 }
 
 // expectManifest asks probe for the host's manifest: by the hash of the
