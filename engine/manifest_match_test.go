@@ -42,29 +42,7 @@ role "web" {
 // missing or changed entry, another role, a hash that is not lower-case
 // hex, trailing bytes), which planOrphans then decodes and compares.
 func TestMatchManifest(t *testing.T) {
-	cfg, diags := config.Load(fstest.MapFS{"main.hcl": {Data: []byte(matchSpec)}}, ".")
-	if diags.HasErrors() {
-		t.Fatalf("load: %v", diags)
-	}
-	host := &inventory.Host{Name: "h", Vars: cty.EmptyObjectVal}
-	graphs, diags := Compile(cfg, []*inventory.Host{host}, nil)
-	if diags.HasErrors() {
-		t.Fatalf("compile: %v", diags)
-	}
-	h := &hostRun{g: graphs[0], o: &Options{}}
-	var entries []*manifestEntry
-	for _, n := range h.g.Nodes {
-		attrs := pruneAttrs(n.Resource)
-		if attrs == nil {
-			continue
-		}
-		e := &manifestEntry{Address: n.Addr.String(), Module: n.Addr.Module, Kind: n.Addr.Kind,
-			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
-		if n.Addr.Name == "b" {
-			e.SHA256 = strings.Repeat("0f", 32)
-		}
-		entries = append(entries, e)
-	}
+	h, entries := matchGraph(t, strings.Repeat("0f", 32))
 	if len(entries) != 3 {
 		t.Fatalf("%d entries can be undone, want 3 (the files present, the directory, the package)", len(entries))
 	}
@@ -110,29 +88,7 @@ func TestMatchManifest(t *testing.T) {
 // it is what recordManifest encodes for the graph, with each file's hash
 // of its content, and matchManifest accepts it.
 func TestExpectedManifest(t *testing.T) {
-	cfg, diags := config.Load(fstest.MapFS{"main.hcl": {Data: []byte(matchSpec)}}, ".")
-	if diags.HasErrors() {
-		t.Fatalf("load: %v", diags)
-	}
-	host := &inventory.Host{Name: "h", Vars: cty.EmptyObjectVal}
-	graphs, diags := Compile(cfg, []*inventory.Host{host}, nil)
-	if diags.HasErrors() {
-		t.Fatalf("compile: %v", diags)
-	}
-	h := &hostRun{g: graphs[0], o: &Options{}}
-	var entries []*manifestEntry
-	for _, n := range h.g.Nodes {
-		attrs := pruneAttrs(n.Resource)
-		if attrs == nil {
-			continue
-		}
-		e := &manifestEntry{Address: n.Addr.String(), Module: n.Addr.Module, Kind: n.Addr.Kind,
-			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
-		if n.Addr.Name == "b" {
-			e.SHA256 = resources.HashOf([]byte("b\n"))
-		}
-		entries = append(entries, e)
-	}
+	h, entries := matchGraph(t, resources.HashOf([]byte("b\n")))
 	got, ok := h.expectedManifest([]byte("kept"))
 	got, _ = bytes.CutPrefix(got, []byte("kept"))
 	if want := encodeManifest(entries); !ok || !bytes.Equal(got, want) {
@@ -143,8 +99,8 @@ func TestExpectedManifest(t *testing.T) {
 	}
 
 	// Nothing to undo: no manifest is expected (recordManifest removes it).
-	cfg, _ = config.Load(fstest.MapFS{"main.hcl": {Data: []byte("role \"r\" {\n  hosts = [\"*\"]\n  exec \"x\" {\n    command = [\"true\"]\n  }\n}\n")}}, ".")
-	graphs, _ = Compile(cfg, []*inventory.Host{host}, nil)
+	cfg, _ := config.Load(fstest.MapFS{"main.hcl": {Data: []byte("role \"r\" {\n  hosts = [\"*\"]\n  exec \"x\" {\n    command = [\"true\"]\n  }\n}\n")}}, ".")
+	graphs, _ := Compile(cfg, []*inventory.Host{{Name: "h", Vars: cty.EmptyObjectVal}}, nil)
 	if got, ok := (&hostRun{g: graphs[0], o: &Options{}}).expectedManifest(nil); ok {
 		t.Errorf("a graph without prunable resources expects %q", got)
 	}
@@ -179,4 +135,34 @@ func TestPruneSpecByPath(t *testing.T) {
 			}
 		}
 	}
+}
+
+// matchGraph compiles matchSpec for one host and returns its run and the
+// manifest entries recordManifest writes for it, file[b] with hash bSum.
+func matchGraph(t *testing.T, bSum string) (*hostRun, []*manifestEntry) {
+	t.Helper()
+	cfg, diags := config.Load(fstest.MapFS{"main.hcl": {Data: []byte(matchSpec)}}, ".")
+	if diags.HasErrors() {
+		t.Fatalf("load: %v", diags)
+	}
+	host := &inventory.Host{Name: "h", Vars: cty.EmptyObjectVal}
+	graphs, diags := Compile(cfg, []*inventory.Host{host}, nil)
+	if diags.HasErrors() {
+		t.Fatalf("compile: %v", diags)
+	}
+	h := &hostRun{g: graphs[0], o: &Options{}}
+	var entries []*manifestEntry
+	for _, n := range h.g.Nodes {
+		attrs := pruneAttrs(n.Resource)
+		if attrs == nil {
+			continue
+		}
+		e := &manifestEntry{Address: n.Addr.String(), Module: n.Addr.Module, Kind: n.Addr.Kind,
+			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
+		if n.Addr.Name == "b" {
+			e.SHA256 = bSum
+		}
+		entries = append(entries, e)
+	}
+	return h, entries
 }
