@@ -151,12 +151,11 @@ type hostRun struct {
 	rep *report.Host
 	// byNode are the reports of g.Nodes, by index (diff fills them in).
 	byNode []report.Resource
-	// res, nodes and addrs index g.Nodes by address; index makes them
-	// when an apply, a notification or an orphan needs them (a plan
-	// that changes nothing does not).
+	// res and nodes index g.Nodes by address; index makes them when an
+	// apply, a notification or an orphan needs them (a plan that changes
+	// nothing does not).
 	res   map[string]*report.Resource // by address
 	nodes map[string]*config.Node
-	addrs []string // the addresses of g.Nodes, by index
 	notes *notifications
 	// manifestFile and journalFile are the paths of the host's manifest and
 	// notification journal (manifestPath, journalPath).
@@ -284,19 +283,18 @@ func (h *hostRun) run(ctx context.Context) error {
 	return errors.Join(err, h.recordManifest(ctx, obs, vobs))
 }
 
-// index makes res, nodes and addrs, once the plan is made (the reports
+// index makes res and nodes, once the plan is made (the reports
 // of byNode exist). It is called by the host's goroutine, before anything
 // runs in parallel.
 func (h *hostRun) index() {
 	if h.res != nil {
 		return
 	}
-	h.addrs = make([]string, len(h.g.Nodes))
 	h.nodes = make(map[string]*config.Node, len(h.g.Nodes))
 	h.res = make(map[string]*report.Resource, len(h.g.Nodes))
 	for i, n := range h.g.Nodes {
 		a := n.Key()
-		h.addrs[i], h.nodes[a], h.res[a] = a, n, &h.byNode[i]
+		h.nodes[a], h.res[a] = n, &h.byNode[i]
 	}
 }
 

@@ -127,36 +127,29 @@ const manifestTrailer = "\n]}\n"
 // on hosts were written by it, and a manifest that does not change is not
 // rewritten). exact is false when a string is not valid UTF-8: JSON holds
 // U+FFFD in its place, and decoding does not give the string back.
-func appendEntry[A string | []byte](b []byte, address A, module, kind, name, key, role string, prune pruneSpec, sha string) (_ []byte, exact bool) {
-	var ok [7]bool
-	b = append(b, `{"address":`...)
-	b, ok[0] = appendJSONString(b, address)
+func appendEntry(b []byte, address, module, kind, name, key, role string, prune pruneSpec, sha string) (_ []byte, exact bool) {
+	exact = true
+	field := func(sep, v string) {
+		var ok bool
+		b = append(b, sep...)
+		b, ok = appendJSONString(b, v)
+		exact = exact && ok
+	}
+	field(`{"address":`, address)
 	if module != "" {
-		b = append(b, `,"module":`...)
-		b, ok[1] = appendJSONString(b, module)
-	} else {
-		ok[1] = true
+		field(`,"module":`, module)
 	}
-	b = append(b, `,"kind":`...)
-	b, ok[2] = appendJSONString(b, kind)
-	b = append(b, `,"name":`...)
-	b, ok[3] = appendJSONString(b, name)
+	field(`,"kind":`, kind)
+	field(`,"name":`, name)
 	if key != "" {
-		b = append(b, `,"key":`...)
-		b, ok[4] = appendJSONString(b, key)
-	} else {
-		ok[4] = true
+		field(`,"key":`, key)
 	}
-	b = append(b, `,"role":`...)
-	b, ok[5] = appendJSONString(b, role)
+	field(`,"role":`, role)
 	b = append(b, `,"prune":`...)
-	b, ok[6] = prune.append(b)
-	exact = ok == [7]bool{true, true, true, true, true, true, true}
+	b, ok := prune.append(b)
+	exact = exact && ok
 	if sha != "" {
-		var shaOK bool
-		b = append(b, `,"sha256":`...)
-		b, shaOK = appendJSONString(b, sha)
-		exact = exact && shaOK
+		field(`,"sha256":`, sha)
 	}
 	return append(b, '}'), exact
 }
@@ -237,7 +230,7 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // <, > and & escaped for HTML, control characters as \b, \f, \n, \r, \t
 // or \u00XX, U+2028 and U+2029 escaped, and each byte of invalid UTF-8 as
 // \ufffd (then exact is false).
-func appendJSONString[S string | []byte](b []byte, s S) (_ []byte, exact bool) {
+func appendJSONString(b []byte, s string) (_ []byte, exact bool) {
 	const hex = "0123456789abcdef"
 	exact = true
 	b = append(b, '"')
@@ -270,7 +263,7 @@ func appendJSONString[S string | []byte](b []byte, s S) (_ []byte, exact bool) {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)

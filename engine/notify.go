@@ -95,31 +95,20 @@ func (h *hostRun) planNotifications() int {
 	n := h.notes
 	for i, node := range h.g.Nodes {
 		r := &h.byNode[i]
-		if r.Status == report.StatusError || !r.Change.Changed() || len(node.Notify) == 0 {
+		if r.Status == report.StatusError || !r.Change.Changed() {
 			continue
 		}
-		h.index()
-		if n.notifiedBy == nil {
-			n.notifiedBy = map[string][]string{}
-		}
 		for _, rcv := range node.Notify {
-			k := rcv.String()
-			n.notifiedBy[k] = append(n.notifiedBy[k], h.addrs[i])
+			n.notify(rcv.String(), node.Key())
 		}
 	}
 	if len(n.pending) == 0 && len(n.notifiedBy) == 0 {
 		return 0 // nothing notifies, and nothing is left from a past run
 	}
 	h.index()
-	if n.notifiedBy == nil {
-		n.notifiedBy = map[string][]string{}
-	}
-	if n.only == nil {
-		n.only = map[string]bool{}
-	}
 	for rcv := range n.pending {
 		if h.res[rcv] != nil {
-			n.notifiedBy[rcv] = append(n.notifiedBy[rcv], "an earlier run that did not deliver it")
+			n.notify(rcv, "an earlier run that did not deliver it")
 		}
 	}
 	added := 0
@@ -132,6 +121,9 @@ func (h *hostRun) planNotifications() int {
 			addr := r.Addr
 			r.Change = &resources.Change{Addr: addr, Action: resources.Update}
 			r.Status = report.StatusPlanned
+			if n.only == nil {
+				n.only = map[string]bool{}
+			}
 			n.only[rcv] = true
 			added++
 		}
@@ -139,6 +131,14 @@ func (h *hostRun) planNotifications() int {
 		r.Change.Reason = "notified by " + strings.Join(by, ", ")
 	}
 	return added
+}
+
+// notify records that by notifies the receiver rcv (both addresses).
+func (n *notifications) notify(rcv, by string) {
+	if n.notifiedBy == nil {
+		n.notifiedBy = map[string][]string{}
+	}
+	n.notifiedBy[rcv] = append(n.notifiedBy[rcv], by)
 }
 
 // journal records receivers as pending on the host before the change that

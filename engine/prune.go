@@ -137,18 +137,17 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 	if len(entries) == 0 {
 		return 0, nil
 	}
-	h.index()
 
 	// What the spec manages now, and what it needs.
 	current := make(map[string]string, len(h.g.Nodes)) // address -> canonical prune attributes
 	managed := map[string]bool{}                       // identities
 	needs := map[string]string{}                       // identity -> a resource that needs it
 	var present []resources.PathResource
-	for i, n := range h.g.Nodes {
+	for _, n := range h.g.Nodes {
 		if n.Resource == nil {
 			continue
 		}
-		current[h.addrs[i]] = canonical(pruneAttrs(n.Resource))
+		current[n.Key()] = canonical(pruneAttrs(n.Resource))
 		if id := identityOf(n.Resource); id != "" {
 			managed[id] = true
 		}
@@ -158,7 +157,7 @@ func (h *hostRun) planOrphans(ctx context.Context, obs *resources.Observed) (int
 		if rq, ok := n.Resource.(resources.Requirer); ok {
 			for _, id := range rq.Requires() {
 				if _, seen := needs[id]; !seen {
-					needs[id] = h.addrs[i]
+					needs[id] = n.Key()
 				}
 			}
 		}
@@ -465,7 +464,7 @@ func (h *hostRun) recordManifest(ctx context.Context, obs, vobs *resources.Obser
 		if attrs == nil {
 			continue
 		}
-		e := &manifestEntry{Address: h.addrs[i], Module: n.Addr.Module, Kind: n.Addr.Kind,
+		e := &manifestEntry{Address: n.Key(), Module: n.Addr.Module, Kind: n.Addr.Kind,
 			Name: n.Addr.Name, Key: n.Addr.Key, Role: n.Role, Prune: attrs}
 		e.SHA256 = old[e.Address+"\x00"+e.pruneKey()]
 		if p, ok := n.Resource.(resources.PathResource); ok {

@@ -438,11 +438,12 @@ func (cp *compilation) evalInstance(in *instance) {
 			obj[s.Name] = cty.NullVal(cty.DynamicPseudoType)
 		}
 	}
-	var reuse bool
-	evalAttrs := func(attrs []*hcl.Attribute, bad map[string]bool, obj map[string]cty.Value) map[string]*resources.Attr {
+	// own is true for the block's own attributes, false for a nested
+	// block's (kept in b.Blocks).
+	evalAttrs := func(own bool, attrs []*hcl.Attribute, bad map[string]bool, obj map[string]cty.Value) map[string]*resources.Attr {
 		var out map[string]*resources.Attr
 		var slab []resources.Attr
-		if reuse {
+		if own {
 			// The block's own attributes: the compilation's map and
 			// slab, reused for every block (Kind.New keeps neither).
 			if cp.attrs == nil {
@@ -474,7 +475,7 @@ func (cp *compilation) evalInstance(in *instance) {
 				set(a.Name, cty.DynamicVal)
 				continue
 			}
-			if reuse && obj == nil && slices.Contains(d.kind.Text, a.Name) {
+			if own && obj == nil && slices.Contains(d.kind.Text, a.Name) {
 				// Nothing reads the value but the kind: it gets the
 				// template to render on demand (resources.Text).
 				if t, ok := cp.c.lazyText(a.Expr, ctx, d.mod); ok {
@@ -515,9 +516,7 @@ func (cp *compilation) evalInstance(in *instance) {
 		}
 		return out
 	}
-	reuse = true
-	attrs := evalAttrs(d.ordered, d.bad, obj)
-	reuse = false // nested blocks' attributes are kept in b.Blocks
+	attrs := evalAttrs(true, d.ordered, d.bad, obj)
 	var nested []*resources.Nested
 	if d.nested {
 		var ok bool
@@ -574,7 +573,7 @@ func (cp *compilation) evalInstance(in *instance) {
 // checked by Load, so only expansion problems are reported here. ok is
 // false when something failed.
 func (cp *compilation) evalNested(in *instance, ctx *hcl.EvalContext,
-	evalAttrs func([]*hcl.Attribute, map[string]bool, map[string]cty.Value) map[string]*resources.Attr,
+	evalAttrs func(bool, []*hcl.Attribute, map[string]bool, map[string]cty.Value) map[string]*resources.Attr,
 ) (out []*resources.Nested, ok bool) {
 	d := in.decl
 	if d.badNested {
@@ -594,7 +593,7 @@ func (cp *compilation) evalNested(in *instance, ctx *hcl.EvalContext,
 		}
 		// Nested values are not part of the object other resources see.
 		n := &resources.Nested{Type: nb.Type, Labels: nb.Labels, DeclRange: nb.DefRange}
-		n.Attrs = evalAttrs(sortedAttrs(bc.Attributes), nil, map[string]cty.Value{})
+		n.Attrs = evalAttrs(false, sortedAttrs(bc.Attributes), nil, map[string]cty.Value{})
 		out = append(out, n)
 	}
 	return out, ok

@@ -53,13 +53,9 @@ func (c *Config) fastTemplateFile(e *hclsyntax.FunctionCallExpr, ctx *hcl.EvalCo
 		return cty.NilVal, false
 	}
 	var buf [8]cty.Value
-	vals := buf[:0]
-	for _, x := range tc.exprs {
-		v, ok := c.fastValue(x, ctx, m)
-		if !ok || !plainPrimitive(v) {
-			return cty.NilVal, false
-		}
-		vals = append(vals, v)
+	vals, ok := c.templateArgs(tc, ctx, m, buf[:0])
+	if !ok {
+		return cty.NilVal, false
 	}
 	return renderTemplate(tc.t, func(name string) (cty.Value, bool) {
 		for i, n := range tc.names {
@@ -182,12 +178,7 @@ func (l *lazyTemplate) AppendText(dst []byte) []byte {
 			dst = append(dst, p.lit...)
 			continue
 		}
-		v := l.vals[p.arg]
-		if v.Type() == cty.String {
-			dst = append(dst, v.AsString()...)
-		} else {
-			dst = appendPrimitive(dst, v)
-		}
+		dst = appendPrimitive(dst, l.vals[p.arg])
 	}
 	return dst
 }
@@ -203,15 +194,29 @@ func (c *Config) lazyText(e hcl.Expression, ctx *hcl.EvalContext, m *module) (*l
 	if tc == nil || tc.text == nil {
 		return nil, false
 	}
-	vals := make([]cty.Value, len(tc.exprs))
-	for i, x := range tc.exprs {
-		v, ok := c.fastValue(x, ctx, m)
-		if !ok || !plainPrimitive(v) || (v.Type() == cty.String && !isASCII(v.AsString())) {
+	vals, ok := c.templateArgs(tc, ctx, m, make([]cty.Value, 0, len(tc.exprs)))
+	if !ok {
+		return nil, false
+	}
+	for _, v := range vals {
+		if v.Type() == cty.String && !isASCII(v.AsString()) {
 			return nil, false
 		}
-		vals[i] = v
 	}
 	return &lazyTemplate{tc: tc, vals: vals}, true
+}
+
+// templateArgs appends to dst the values of tc's variables, by tc.names,
+// when each has a fast path and is a plain primitive.
+func (c *Config) templateArgs(tc *templateCall, ctx *hcl.EvalContext, m *module, dst []cty.Value) ([]cty.Value, bool) {
+	for _, x := range tc.exprs {
+		v, ok := c.fastValue(x, ctx, m)
+		if !ok || !plainPrimitive(v) {
+			return nil, false
+		}
+		dst = append(dst, v)
+	}
+	return dst, true
 }
 
 // isASCII reports whether s is ASCII, which every normal form leaves as
@@ -275,19 +280,18 @@ func appendParts(dst []byte, parts []hclsyntax.Expression, get func(hcl.Traversa
 		if !plainPrimitive(v) {
 			return dst, false
 		}
-		if v.Type() == cty.String {
-			dst = append(dst, v.AsString()...)
-		} else {
-			dst = appendPrimitive(dst, v)
-		}
+		dst = appendPrimitive(dst, v)
 	}
 	return dst, true
 }
 
-// appendPrimitive appends a plain number or bool as HCL converts it to a
-// string.
+// appendPrimitive appends a plain string, number or bool as HCL converts
+// it to a string.
 func appendPrimitive(dst []byte, v cty.Value) []byte {
-	if v.Type() == cty.Bool {
+	switch v.Type() {
+	case cty.String:
+		return append(dst, v.AsString()...)
+	case cty.Bool:
 		return strconv.AppendBool(dst, v.True())
 	}
 	f := v.AsBigFloat()

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"math/big"
 	"testing"
 
@@ -162,10 +163,10 @@ func TestLazyTextSameAsHCL(t *testing.T) {
 	}
 }
 
-// TestLazyContentInGraph compiles files whose content is a template: one
-// that nothing reads gets it on demand, one another resource reads is
-// evaluated (its value is part of what the other sees), and both have the
-// hash of the rendered bytes; so has the reader, and a non-ASCII template.
+// TestLazyContentInGraph compiles files whose content is a template, on
+// demand or evaluated (TestLazyTextOnlyWhenUnread says which), read by
+// another file, and not ASCII: every file keeps the hash of the rendered
+// bytes.
 func TestLazyContentInGraph(t *testing.T) {
 	c := loadString(t, map[string]string{
 		"main.hcl": `
@@ -203,6 +204,81 @@ role "web" {
 		}
 		if got, w := f.ContentSHA256(), resources.HashOf([]byte(want[n.Addr.Name])); got != w {
 			t.Errorf("%s: content hash %s, want that of %q", n.Addr, got, want[n.Addr.Name])
+		}
+	}
+}
+
+// textKind is a test kind that takes its value as a resources.Text, and
+// records whether it got one.
+type textKind struct {
+	addr  resources.Addr
+	lazy  bool
+	value string
+}
+
+func (k *textKind) Addr() resources.Addr                                { return k.addr }
+func (k *textKind) Observe(*resources.Probe)                            {}
+func (k *textKind) Diff(*resources.Observed) (*resources.Change, error) { return nil, nil }
+func (k *textKind) Apply(context.Context, *resources.Target, *resources.Change) error {
+	return nil
+}
+
+func init() {
+	resources.Register(&resources.Kind{
+		Name:       "test_text",
+		Attributes: []hcl.AttributeSchema{{Name: "value"}},
+		Text:       []string{"value"},
+		New: func(b *resources.Block) (resources.Resource, hcl.Diagnostics) {
+			k := &textKind{addr: b.Addr}
+			if a := b.Attrs["value"]; a.Text != nil {
+				k.lazy, k.value = true, string(a.Text.AppendText(nil))
+			} else {
+				k.value = a.Value.AsString()
+			}
+			return k, nil
+		},
+	})
+}
+
+// TestLazyTextOnlyWhenUnread checks when the compiler hands a kind a
+// template to render on demand: for an ASCII templatefile nothing else
+// reads, not for one another resource reads (its value is part of what the
+// other sees) nor for a non-ASCII one (which cty normalises); every value
+// is the rendered template.
+func TestLazyTextOnlyWhenUnread(t *testing.T) {
+	c := loadString(t, map[string]string{
+		"main.hcl": `
+role "web" {
+  hosts = ["*"]
+  test_text "alone" {
+    value = templatefile("t.tmpl", { name = host.name })
+  }
+  test_text "read" {
+    value = templatefile("t.tmpl", { name = host.name })
+  }
+  test_text "reader" {
+    value = test_text.read.value
+  }
+  test_text "accents" {
+    value = templatefile("u.tmpl", { name = host.name })
+  }
+}
+`,
+		"t.tmpl": "server ${name}\n",
+		"u.tmpl": "café ${name}\n",
+	})
+	hg := compileOK(t, c, testHost(), nil)
+	want := map[string]struct {
+		lazy  bool
+		value string
+	}{
+		"alone": {true, "server web1\n"}, "read": {false, "server web1\n"},
+		"reader": {false, "server web1\n"}, "accents": {false, "café web1\n"},
+	}
+	for _, n := range hg.Nodes {
+		k := n.Resource.(*textKind)
+		if w := want[n.Addr.Name]; k.lazy != w.lazy || k.value != w.value {
+			t.Errorf("%s: lazy %v, value %q; want %v, %q", n.Addr, k.lazy, k.value, w.lazy, w.value)
 		}
 	}
 }
