@@ -135,6 +135,12 @@ func (c *compiled) hostNames() []string {
 	return out
 }
 
+// agentReplans is how many times a host that changed between its plan and
+// its lock is planned again in one engine run (engine.Options.Replan): a
+// sync the agent interrupted, killed, can leave a command running on a
+// host that changes it a moment later.
+const agentReplans = 3
+
 // engineRun runs the engine over graphs; the caller holds syncMu.
 func (a *Agent) engineRun(graphs []*config.HostGraph, c *compiled, apply bool) *report.Run {
 	run := engine.Run(a.applyCtx, graphs, engine.Options{
@@ -144,6 +150,7 @@ func (a *Agent) engineRun(graphs []*config.HostGraph, c *compiled, apply bool) *
 		PruneRoles: c.prune,
 		Rollouts:   c.rollouts,
 		Revision:   c.rev.String(),
+		Replan:     agentReplans,
 		Log:        a.log,
 	})
 	a.metrics.observeRun(run, apply)

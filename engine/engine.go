@@ -60,6 +60,13 @@ type Options struct {
 	// (`tend release rollback` runs one release): orphans are not looked
 	// for and the hosts' manifests are left as they are.
 	Partial bool
+	// Replan is how many times a host that changed between its plan and
+	// its lock (another run or a person changed it meanwhile) is planned
+	// again, with a new connection and probe, before it fails with a
+	// "re-plan" error. The agent, which applies what it plans unattended,
+	// sets it; tend apply leaves it 0, so that it never applies anything
+	// but the plan it printed.
+	Replan int
 	// Revision is recorded in the report, e.g. "main@sha1:<hex>".
 	Revision string
 	Log      *zap.Logger
@@ -165,25 +172,37 @@ type hostRun struct {
 	orphans *orphanState
 }
 
+// runHost handles one host. A host that changed between its plan and its
+// lock (errChanged) is planned again from the start, o.Replan times at
+// most: the refused attempt changed nothing on it.
 func runHost(ctx context.Context, g *config.HostGraph, o *Options) *report.Host {
 	start := time.Now()
-	h := &hostRun{
-		g:   g,
-		o:   o,
-		log: o.Log,
-		rep: &report.Host{Name: g.Host.Name, Address: g.Host.Address, Started: start},
-	}
+	log := o.Log
 	if o.Log.Core() != zapcore.NewNopCore() {
 		// A logger that logs nothing needs no fields (and With costs
 		// allocations on every host).
-		h.log = o.Log.With(zap.String("host", g.Host.Name))
+		log = o.Log.With(zap.String("host", g.Host.Name))
 	}
-	defer func() { h.rep.Duration = time.Since(start) }()
-	if err := h.run(ctx); err != nil {
+	for replans := 0; ; replans++ {
+		h := &hostRun{
+			g:   g,
+			o:   o,
+			log: log,
+			rep: &report.Host{Name: g.Host.Name, Address: g.Host.Address, Started: start, Replans: replans},
+		}
+		err := h.run(ctx)
+		h.rep.Duration = time.Since(start)
+		if err == nil {
+			return h.rep
+		}
+		if errors.Is(err, errChanged) && replans < o.Replan && ctx.Err() == nil {
+			log.Info("planning again", zap.Error(err), zap.Int("replan", replans+1))
+			continue
+		}
 		h.rep.Error = err.Error()
-		h.log.Info("host failed", zap.Error(err))
+		log.Info("host failed", zap.Error(err))
+		return h.rep
 	}
-	return h.rep
 }
 
 func (h *hostRun) run(ctx context.Context) error {

@@ -203,8 +203,12 @@ func (h *hostRun) recheck(ctx context.Context, p *resources.Probe, planned *reso
 	if len(differ) > show {
 		list += fmt.Sprintf(" and %d more", len(differ)-show)
 	}
-	return fmt.Errorf("the host changed since it was planned (%s): re-plan", list)
+	return fmt.Errorf("the host changed since it was planned (%s): %w", list, errChanged)
 }
+
+// errChanged ends the error of a host that changed between its plan and its
+// lock (recheck): nothing was applied, and a new plan may apply.
+var errChanged = errors.New("re-plan")
 
 // changeKey is what recheck compares of a change: everything Diff decides,
 // not what the plan added later (fetched content, notification reasons).

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tendhq/tend/engine"
+	"github.com/tendhq/tend/engine/config"
 	"github.com/tendhq/tend/engine/report"
 	"github.com/tendhq/tend/internal/sshtest"
 	"github.com/tendhq/tend/inventory"
@@ -330,9 +331,13 @@ func TestLockWithoutFlock(t *testing.T) {
 	}
 }
 
-// A host changed while the run waited for the lock is refused, not
-// overwritten with a stale plan: the run must be planned again.
-func TestChangedWhileWaitingIsRefused(t *testing.T) {
+// changedWhileWaiting applies a spec of two files, f and g, while another
+// run holds the host's lock: once the run planned and waits for the lock
+// (the first time only), someone writes f by hand and releases the lock.
+// It returns the run's host report and the dials it made, and what a new
+// run of the same spec needs.
+func changedWhileWaiting(t *testing.T, replan int) (h *report.Host, dials int, again waited) {
+	t.Helper()
 	root, state := t.TempDir(), t.TempDir()
 	release := holdLock(t, filepath.Join(state, "lock.local"))
 	graphs := compile(t, `role "r" {
@@ -348,8 +353,15 @@ func TestChangedWhileWaitingIsRefused(t *testing.T) {
 }
 `, root)
 	f := filepath.Join(root, "f")
+	var mu sync.Mutex
 	dial := func(ctx context.Context, h *inventory.Host) (inventory.Transport, error) {
 		r := &recording{Transport: local.New(local.Options{Name: h.Name})}
+		mu.Lock()
+		defer mu.Unlock()
+		dials++
+		if dials > 1 {
+			return r, nil
+		}
 		r.onLock = func() {
 			// Planned, now waiting for the lock: someone else writes f
 			// and releases the lock a moment later.
@@ -363,23 +375,61 @@ func TestChangedWhileWaitingIsRefused(t *testing.T) {
 		}
 		return r, nil
 	}
-	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: dial, StateDir: state, Log: zaptest.NewLogger(t)})
-	h := run.Hosts[0]
+	run := engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: dial, StateDir: state, Replan: replan, Log: zaptest.NewLogger(t)})
+	mu.Lock()
+	defer mu.Unlock()
+	return run.Hosts[0], dials, waited{graphs: graphs, root: root, state: state}
+}
+
+// waited is the spec, the files' directory and the state directory of a
+// changedWhileWaiting run.
+type waited struct {
+	graphs      []*config.HostGraph
+	root, state string
+}
+
+// A host changed while the run waited for the lock is refused, not
+// overwritten with a stale plan: the run must be planned again.
+func TestChangedWhileWaitingIsRefused(t *testing.T) {
+	h, dials, w := changedWhileWaiting(t, 0)
+	f := filepath.Join(w.root, "f")
 	if want := "the host changed since it was planned (file[f]): re-plan"; h.Error != want {
 		t.Errorf("host error %q, want %q", h.Error, want)
+	}
+	if dials != 1 || h.Replans != 0 {
+		t.Errorf("%d dials and %d replans without Replan, want 1 and 0", dials, h.Replans)
 	}
 	if b, _ := os.ReadFile(f); string(b) != "by hand\n" {
 		t.Errorf("f = %q: the stale plan was applied", b)
 	}
-	if _, err := os.Stat(filepath.Join(root, "g")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(w.root, "g")); !os.IsNotExist(err) {
 		t.Errorf("g was created by a refused run: %v", err)
 	}
 	// Planned again, the same spec converges.
-	run = engine.Run(context.Background(), graphs, engine.Options{Apply: true, Dial: localDial(t), StateDir: state})
+	run := engine.Run(context.Background(), w.graphs, engine.Options{Apply: true, Dial: localDial(t), StateDir: w.state})
 	if h := run.Hosts[0]; h.Failed() {
 		t.Fatalf("second run failed: %s", h.Error)
 	}
 	if b, _ := os.ReadFile(f); string(b) != "from tend\n" {
 		t.Errorf("f = %q after the second run", b)
+	}
+}
+
+// With Options.Replan (the agent's), the host changed while the run waited
+// for the lock is planned again from a new probe, in the same run, and
+// converged: the refused attempt applied nothing, the second one applies
+// the new plan.
+func TestChangedWhileWaitingIsPlannedAgain(t *testing.T) {
+	h, dials, w := changedWhileWaiting(t, 2)
+	if h.Failed() {
+		t.Fatalf("host failed with Replan: %s", h.Error)
+	}
+	if dials != 2 || h.Replans != 1 {
+		t.Errorf("%d dials and %d replans, want 2 and 1", dials, h.Replans)
+	}
+	for name, want := range map[string]string{"f": "from tend\n", "g": "g\n"} {
+		if b, err := os.ReadFile(filepath.Join(w.root, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q (%v), want %q", name, b, err, want)
+		}
 	}
 }

@@ -100,6 +100,10 @@ type JSONHost struct {
 	// (from 1); "" and 0 for a host of no rollout.
 	Rollout string `json:"rollout"`
 	Batch   int    `json:"batch"`
+	// Replans counts the times the host was planned again because it
+	// changed between its plan and its lock (the agent does; tend apply
+	// fails instead).
+	Replans int `json:"replans"`
 }
 
 // JSONResource is the outcome for one resource, unchanged ones included.
@@ -189,6 +193,7 @@ func NewJSONReport(r *Run) *JSONReport {
 			Started:    jsonTime(h.Started),
 			Rollout:    h.Rollout,
 			Batch:      h.Batch,
+			Replans:    h.Replans,
 		}
 		for _, res := range h.Resources {
 			jh.Resources = append(jh.Resources, jsonResource(h, res))

@@ -92,6 +92,9 @@ type Host struct {
 	// rollout stopped before its batch, or the run failed before any host
 	// was dialled (Run.Error). Error says why.
 	NotStarted bool
+	// Replans counts the times the host was planned again because it
+	// changed between its plan and its lock (engine.Options.Replan).
+	Replans int
 	// Started is when the engine began with the host; zero when
 	// NotStarted.
 	Started time.Time
