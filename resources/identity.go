@@ -1,5 +1,7 @@
 package resources
 
+import "sync"
+
 // This file says what each kind manages (Identity, for duplicates) and
 // what it needs first (Requires, for implicit dependencies): a file owned
 // by a user comes after that user, a user after its groups, a service
@@ -66,6 +68,39 @@ func (f *File) Requires() []string { return f.perms.requires() }
 func (r *Directory) Requires() []string { return r.perms.requires() }
 
 func (p *perms) requires() []string {
+	if p.owner == "" && p.group == "" {
+		return nil
+	}
+	key := [2]string{p.owner, p.group}
+	permRequires.RLock()
+	out, ok := permRequires.m[key]
+	permRequires.RUnlock()
+	if ok {
+		return out
+	}
+	out = p.requiresNew()
+	permRequires.Lock()
+	if len(permRequires.m) < permRequiresMax {
+		permRequires.m[key] = out
+	}
+	permRequires.Unlock()
+	return out
+}
+
+// permRequires remembers the requirements of each owner and group seen:
+// a fleet's files have few of them, and compiling every host asks for
+// them once per file (issue 7). The slices are shared: callers only read
+// them.
+var permRequires = struct {
+	sync.RWMutex
+	m map[[2]string][]string
+}{m: map[[2]string][]string{}}
+
+// permRequiresMax bounds permRequires; beyond it, requirements are made
+// afresh.
+const permRequiresMax = 1024
+
+func (p *perms) requiresNew() []string {
 	var out []string
 	if _, num := numeric(p.owner); p.owner != "" && !num {
 		out = append(out, "user "+p.owner)

@@ -41,6 +41,21 @@ func (a Addr) String() string {
 	return s
 }
 
+// AppendTo appends String() to b.
+func (a Addr) AppendTo(b []byte) []byte {
+	if a.Module != "" {
+		b = append(append(b, a.Module...), '.')
+	}
+	b = append(b, a.Kind...)
+	if a.Key != "" {
+		b = append(append(append(b, '.'), a.Name...), '[')
+		b = append(b, a.Key...)
+	} else {
+		b = append(append(b, '['), a.Name...)
+	}
+	return append(b, ']')
+}
+
 // Resource is one desired piece of a host's state. Its lifecycle in a run:
 //
 //  1. Observe is called once, before the host is contacted, to say what the

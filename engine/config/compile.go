@@ -294,6 +294,10 @@ type compilation struct {
 	block    resources.Block
 	attrs    map[string]*resources.Attr
 	attrSlab []resources.Attr
+	// strs holds the strings of the graph that fastValue renders and the
+	// nodes' keys; a new one for each compilation, since the graph keeps
+	// them.
+	strs strArena
 }
 
 // linkTarget is one resolved link of a resource: its attribute, the linked

@@ -478,12 +478,12 @@ func (cp *compilation) evalInstance(in *instance) {
 			if own && obj == nil && slices.Contains(d.kind.Text, a.Name) {
 				// Nothing reads the value but the kind: it gets the
 				// template to render on demand (resources.Text).
-				if t, ok := cp.c.lazyText(a.Expr, ctx, d.mod); ok {
+				if t, ok := cp.c.lazyText(a.Expr, ctx, d.mod, &cp.strs); ok {
 					add(a.Name, resources.Attr{Range: a.Expr.Range(), Text: t})
 					continue
 				}
 			}
-			v, fast := cp.c.fastValue(a.Expr, ctx, d.mod)
+			v, fast := cp.c.fastValue(a.Expr, ctx, d.mod, &cp.strs)
 			var ds hcl.Diagnostics
 			if !fast {
 				v, ds = a.Expr.Value(ctx)

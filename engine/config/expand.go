@@ -249,7 +249,8 @@ func (cp *compilation) expand(mi *modInst, decls []*resourceDecl, calls []*modul
 			} else {
 				in = &instance{}
 			}
-			*in = instance{addr: addr, key: addr.String(), decl: d, mi: mi, name: k.name, iter: k.iter, value: cty.DynamicVal}
+			var kb [96]byte
+			*in = instance{addr: addr, key: cp.strs.str(addr.AppendTo(kb[:0])), decl: d, mi: mi, name: k.name, iter: k.iter, value: cty.DynamicVal}
 			in.diags = cp.sinkInto(groupKey{d, false}, label, &in.entry)
 			di.list = append(di.list, in)
 			if di.byKey != nil {

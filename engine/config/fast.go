@@ -23,37 +23,44 @@ import (
 // templatefile, an error) goes the general way, which also reports it.
 
 // fastValue evaluates e in ctx when a fast path applies; m is the module
-// whose functions ctx holds.
-func (c *Config) fastValue(e hcl.Expression, ctx *hcl.EvalContext, m *module) (cty.Value, bool) {
+// whose functions ctx holds, ar the arena of the strings it makes.
+func (c *Config) fastValue(e hcl.Expression, ctx *hcl.EvalContext, m *module, ar *strArena) (cty.Value, bool) {
 	switch e := e.(type) {
 	case *hclsyntax.LiteralValueExpr:
 		return e.Val, true
 	case *hclsyntax.TemplateExpr:
-		// A path or a name: rendered on the stack, then one string of
-		// exactly its length.
+		if len(e.Parts) == 1 {
+			// A quoted literal ("0644", "root"): the parser's string,
+			// NFC-normalised as HCL's result is.
+			if lit, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() && !lit.Val.IsMarked() {
+				return lit.Val, true
+			}
+		}
+		// A path or a name: rendered on the stack, then copied into the
+		// arena.
 		var buf [128]byte
 		b, ok := appendParts(buf[:0], e.Parts, func(t hcl.Traversal) (cty.Value, bool) { return traverse(t, ctx) })
 		if !ok {
 			return cty.NilVal, false
 		}
-		return cty.StringVal(string(b)), true
+		return cty.StringVal(ar.str(b)), true
 	case *hclsyntax.ScopeTraversalExpr:
 		return traverse(e.Traversal, ctx)
 	case *hclsyntax.FunctionCallExpr:
-		return c.fastTemplateFile(e, ctx, m)
+		return c.fastTemplateFile(e, ctx, m, ar)
 	}
 	return cty.NilVal, false
 }
 
 // fastTemplateFile evaluates templatefile(PATH, { NAME = EXPR, ... }) with
 // a literal path and an object of names whose values have a fast path.
-func (c *Config) fastTemplateFile(e *hclsyntax.FunctionCallExpr, ctx *hcl.EvalContext, m *module) (cty.Value, bool) {
+func (c *Config) fastTemplateFile(e *hclsyntax.FunctionCallExpr, ctx *hcl.EvalContext, m *module, ar *strArena) (cty.Value, bool) {
 	tc := c.templateCall(e, m)
 	if tc == nil {
 		return cty.NilVal, false
 	}
 	var buf [8]cty.Value
-	vals, ok := c.templateArgs(tc, ctx, m, buf[:0])
+	vals, ok := c.templateArgs(tc, ctx, m, buf[:0], ar)
 	if !ok {
 		return cty.NilVal, false
 	}
@@ -168,7 +175,7 @@ func textParts(parts []hclsyntax.Expression, names []string) []textPart {
 // those of the value HCL would give.
 type lazyTemplate struct {
 	tc   *templateCall
-	vals []cty.Value // by tc.names; plain primitives, strings ASCII
+	args []string // tc.names' values as HCL converts them to strings; ASCII
 }
 
 // AppendText renders the template after dst.
@@ -178,14 +185,14 @@ func (l *lazyTemplate) AppendText(dst []byte) []byte {
 			dst = append(dst, p.lit...)
 			continue
 		}
-		dst = appendPrimitive(dst, l.vals[p.arg])
+		dst = append(dst, l.args[p.arg]...)
 	}
 	return dst
 }
 
 // lazyText returns e as a resources.Text when it is a templatefile call of
 // the fast form, with variables of plain values, whose output is ASCII.
-func (c *Config) lazyText(e hcl.Expression, ctx *hcl.EvalContext, m *module) (*lazyTemplate, bool) {
+func (c *Config) lazyText(e hcl.Expression, ctx *hcl.EvalContext, m *module, ar *strArena) (*lazyTemplate, bool) {
 	call, ok := e.(*hclsyntax.FunctionCallExpr)
 	if !ok {
 		return nil, false
@@ -194,23 +201,32 @@ func (c *Config) lazyText(e hcl.Expression, ctx *hcl.EvalContext, m *module) (*l
 	if tc == nil || tc.text == nil {
 		return nil, false
 	}
-	vals, ok := c.templateArgs(tc, ctx, m, make([]cty.Value, 0, len(tc.exprs)))
+	var buf [8]cty.Value
+	vals, ok := c.templateArgs(tc, ctx, m, buf[:0], ar)
 	if !ok {
 		return nil, false
 	}
-	for _, v := range vals {
-		if v.Type() == cty.String && !isASCII(v.AsString()) {
-			return nil, false
+	args := make([]string, len(vals))
+	for i, v := range vals {
+		switch v.Type() {
+		case cty.String:
+			if args[i] = v.AsString(); !isASCII(args[i]) {
+				return nil, false
+			}
+		case cty.Bool:
+			args[i] = strconv.FormatBool(v.True())
+		default:
+			args[i] = ar.number(v)
 		}
 	}
-	return &lazyTemplate{tc: tc, vals: vals}, true
+	return &lazyTemplate{tc: tc, args: args}, true
 }
 
 // templateArgs appends to dst the values of tc's variables, by tc.names,
 // when each has a fast path and is a plain primitive.
-func (c *Config) templateArgs(tc *templateCall, ctx *hcl.EvalContext, m *module, dst []cty.Value) ([]cty.Value, bool) {
+func (c *Config) templateArgs(tc *templateCall, ctx *hcl.EvalContext, m *module, dst []cty.Value, ar *strArena) ([]cty.Value, bool) {
 	for _, x := range tc.exprs {
-		v, ok := c.fastValue(x, ctx, m)
+		v, ok := c.fastValue(x, ctx, m, ar)
 		if !ok || !plainPrimitive(v) {
 			return nil, false
 		}

@@ -3,6 +3,8 @@ package config
 import (
 	"context"
 	"math/big"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -48,6 +50,8 @@ func TestFastValueSameAsHCL(t *testing.T) {
 		fast bool
 	}{
 		{`"plain"`, true},
+		{`""`, true},
+		{`"e\u0301"`, true}, // a lone literal, NFC as HCL's result
 		{`"${host.vars.root}/etc/app.conf"`, true},
 		{`"${host.name}:${host.vars.port} ${host.vars.on} ${host.vars.ratio} ${host.vars.big}"`, true},
 		{`"e\u0301 ${host.name}"`, true}, // NFC normalisation, as cty.StringVal does
@@ -78,7 +82,7 @@ func TestFastValueSameAsHCL(t *testing.T) {
 		if diags.HasErrors() {
 			t.Fatalf("parse %s: %v", tc.src, diags)
 		}
-		got, ok := c.fastValue(expr, ctx, c.root)
+		got, ok := c.fastValue(expr, ctx, c.root, &strArena{})
 		if ok != tc.fast {
 			t.Errorf("%s: fast path taken = %v, want %v", tc.src, ok, tc.fast)
 			continue
@@ -120,7 +124,10 @@ func TestLazyTextSameAsHCL(t *testing.T) {
 		cty.StringVal("text"), cty.StringVal(""), cty.StringVal("quote \" and \\ and\nnewline"),
 	}
 	ctx := &hcl.EvalContext{Functions: c.root.funcs}
-	for _, v := range nums {
+	// One arena for all, as in a compilation: it remembers the last number
+	// rendered (and must not confuse 0 with -0, or any two numbers).
+	var ar strArena
+	for _, v := range append(nums, nums...) {
 		ctx.Variables = map[string]cty.Value{"v": v, "name": cty.StringVal("web-1")}
 		for _, tc := range []struct {
 			src  string
@@ -139,7 +146,7 @@ func TestLazyTextSameAsHCL(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatalf("parse %s: %v", tc.src, diags)
 			}
-			lt, ok := c.lazyText(expr, ctx, c.root)
+			lt, ok := c.lazyText(expr, ctx, c.root, &ar)
 			if ok != tc.lazy {
 				t.Errorf("%s with v = %#v: lazy = %v, want %v", tc.src, v, ok, tc.lazy)
 				continue
@@ -279,6 +286,28 @@ role "web" {
 		k := n.Resource.(*textKind)
 		if w := want[n.Addr.Name]; k.lazy != w.lazy || k.value != w.value {
 			t.Errorf("%s: lazy %v, value %q; want %v, %q", n.Addr, k.lazy, k.value, w.lazy, w.value)
+		}
+	}
+}
+
+// TestStrArena checks that the arena's strings keep their bytes while
+// more are added, across blocks, and that long strings and a nil arena
+// work.
+func TestStrArena(t *testing.T) {
+	var a strArena
+	var got, want []string
+	for i := range 3000 {
+		w := strings.Repeat(string(rune('a'+i%26)), i%50) + strconv.Itoa(i)
+		want = append(want, w)
+		got = append(got, a.str([]byte(w)))
+	}
+	long := strings.Repeat("x", arenaBlock)
+	want, got = append(want, long, ""), append(got, a.str([]byte(long)), a.str(nil))
+	var none *strArena
+	want, got = append(want, "nil arena"), append(got, none.str([]byte("nil arena")))
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("string %d = %q, want %q", i, got[i], want[i])
 		}
 	}
 }

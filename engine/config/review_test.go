@@ -61,7 +61,7 @@ func TestReviewFastNumbers(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatalf("%s %s: %v", name, src, diags)
 			}
-			got, ok := c.fastValue(expr, ctx, c.root)
+			got, ok := c.fastValue(expr, ctx, c.root, &strArena{})
 			if ok && !got.RawEquals(want) {
 				t.Errorf("%s: %s: fast path gave %#v, HCL %#v", name, src, got, want)
 			}
@@ -91,7 +91,7 @@ func TestReviewFastTemplateNFCNames(t *testing.T) {
 	if _, ds := expr.Value(&hcl.EvalContext{Functions: withoutFastTemplate(c)}); !ds.HasErrors() {
 		t.Fatal("HCL renders the template; the premise of this test is wrong")
 	}
-	if v, ok := c.fastValue(expr, ctx, c.root); ok {
+	if v, ok := c.fastValue(expr, ctx, c.root, &strArena{}); ok {
 		t.Errorf("fast path rendered %#v where HCL fails", v)
 	}
 }
