@@ -64,8 +64,8 @@ type Options struct {
 	// its lock (another run or a person changed it meanwhile) is planned
 	// again, with a new connection and probe, before it fails with a
 	// "re-plan" error. The agent, which applies what it plans unattended,
-	// sets it; tend apply leaves it 0, so that it never applies anything
-	// but the plan it printed.
+	// sets it; tend apply leaves it 0: the person running it learns that
+	// someone else is changing the host, and decides.
 	Replan int
 	// Revision is recorded in the report, e.g. "main@sha1:<hex>".
 	Revision string
