@@ -31,17 +31,11 @@ type Addr struct {
 
 // String returns the address as plans print it.
 func (a Addr) String() string {
-	s := a.Kind + "[" + a.Name + "]"
-	if a.Key != "" {
-		s = a.Kind + "." + a.Name + "[" + a.Key + "]"
-	}
-	if a.Module != "" {
-		s = a.Module + "." + s
-	}
-	return s
+	var buf [96]byte
+	return string(a.AppendTo(buf[:0]))
 }
 
-// AppendTo appends String() to b.
+// AppendTo appends the address as String returns it to b.
 func (a Addr) AppendTo(b []byte) []byte {
 	if a.Module != "" {
 		b = append(append(b, a.Module...), '.')

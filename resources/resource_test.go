@@ -2,20 +2,28 @@ package resources
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
-// TestAddrAppendTo checks that AppendTo appends exactly String().
-func TestAddrAppendTo(t *testing.T) {
-	for _, a := range []Addr{
-		{Kind: "file", Name: "motd"},
-		{Kind: "file", Name: "conf", Key: "a b"},
-		{Module: "module.app", Kind: "directory", Name: "d"},
-		{Module: "module.app[\"x\"]", Kind: "exec", Name: "m", Key: "0"},
-		{Kind: "k"},
+// TestAddrString checks the printed forms of addresses, and that AppendTo
+// appends the same after what the buffer holds.
+func TestAddrString(t *testing.T) {
+	for _, tc := range []struct {
+		a    Addr
+		want string
+	}{
+		{Addr{Kind: "file", Name: "motd"}, "file[motd]"},
+		{Addr{Kind: "file", Name: "conf", Key: "a b"}, "file.conf[a b]"},
+		{Addr{Module: "module.app", Kind: "directory", Name: "d"}, "module.app.directory[d]"},
+		{Addr{Module: `module.app["x"]`, Kind: "exec", Name: "m", Key: "0"}, `module.app["x"].exec.m[0]`},
+		{Addr{Kind: "file", Name: strings.Repeat("n", 200)}, "file[" + strings.Repeat("n", 200) + "]"},
 	} {
-		if got, want := string(a.AppendTo([]byte("prefix:"))), "prefix:"+a.String(); got != want {
-			t.Errorf("AppendTo = %q, want %q", got, want)
+		if got := tc.a.String(); got != tc.want {
+			t.Errorf("String = %q, want %q", got, tc.want)
+		}
+		if got := string(tc.a.AppendTo([]byte("prefix:"))); got != "prefix:"+tc.want {
+			t.Errorf("AppendTo = %q, want %q", got, "prefix:"+tc.want)
 		}
 	}
 }

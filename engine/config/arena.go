@@ -17,10 +17,9 @@ type strArena struct {
 	block []byte
 	// num and numStr are the last number that number rendered, which
 	// the next call most likely asks for again (a host's port in each of
-	// its templates); hasNum says they are set.
+	// its templates); numStr is "" until then (no number prints empty).
 	num    cty.Value
 	numStr string
-	hasNum bool
 }
 
 // arenaBlock is the size of a block; a longer string gets its own.
@@ -46,14 +45,14 @@ func (a *strArena) str(b []byte) string {
 // number returns v, a known number without marks, as HCL converts it to a
 // string (appendPrimitive).
 func (a *strArena) number(v cty.Value) string {
-	if a != nil && a.hasNum && a.num.RawEquals(v) {
+	if a != nil && a.numStr != "" && a.num.RawEquals(v) {
 		return a.numStr
 	}
 	var buf [32]byte
 	s := a.str(appendPrimitive(buf[:0], v))
 	// Zero and minus zero are equal numbers that print differently.
 	if a != nil && s != "0" && s != "-0" {
-		a.num, a.numStr, a.hasNum = v, s, true
+		a.num, a.numStr = v, s
 	}
 	return s
 }

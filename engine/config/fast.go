@@ -32,7 +32,7 @@ func (c *Config) fastValue(e hcl.Expression, ctx *hcl.EvalContext, m *module, ar
 		if len(e.Parts) == 1 {
 			// A quoted literal ("0644", "root"): the parser's string,
 			// NFC-normalised as HCL's result is.
-			if lit, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr); ok && lit.Val.Type() == cty.String && lit.Val.IsKnown() && !lit.Val.IsNull() && !lit.Val.IsMarked() {
+			if lit, ok := e.Parts[0].(*hclsyntax.LiteralValueExpr); ok && plainPrimitive(lit.Val) && lit.Val.Type() == cty.String {
 				return lit.Val, true
 			}
 		}
